@@ -31,4 +31,6 @@ export type { CreateLoggerOptions, Logger, LogLevel } from './log.js';
 export { replaceSymlink, syncDirectory, temporarySibling, writeFileAtomic } from './atomic-write.js';
 export type { AtomicWriteOptions } from './atomic-write.js';
 export { formatBytes, formatDuration, parseDuration, parseSize } from './duration.js';
+export { NODE_LAYOUT, NODE_HEADER, ACME_TOKEN_PATTERN, ACME_CHALLENGE_PREFIX } from './layout.js';
+export type { DirEntry, FileToWrite, NodeTransport, SyncDirectoryOptions, TransferProgress, TransferResult } from './transport/types.js';
 export { continentCoverage, defaultNode, findNode, isLocalNode, nodesFor, selectNodes } from './inventory.js';

@@ -1,0 +1,96 @@
+import type { NodeConfig } from '../config/types.js';
+
+/**
+ * How sync and certd reach a node: over the system ssh and rsync for remote
+ * nodes, or the local filesystem for local ones (no `ssh` in owncdn.yaml).
+ * Every path argument is relative to the node's root and may not escape it.
+ *
+ * Remote operations other than `run` use rsync alone, so they keep working for
+ * a deploy user restricted by an rrsync forced command (README, least privilege).
+ */
+export interface NodeTransport {
+  readonly node: NodeConfig;
+  /** For messages: `fr (deploy@fr.example.org)` or `fr (local /srv/fr)`. */
+  readonly label: string;
+
+  /**
+   * Copies the contents of local directory `source` into `<root>/<dest>/`
+   * (rsync semantics: `source/` → `dest/`). Throws OwncdnError with a
+   * specific code for unreachable hosts, refused keys, changed host keys,
+   * rsync missing, disk full and permission problems.
+   */
+  syncDirectory(source: string, dest: string, options?: SyncDirectoryOptions): Promise<TransferResult>;
+
+  /**
+   * Writes a set of files so readers see the old set or the new set, never a
+   * mix: the files go to a fresh versioned directory beside `dir`, then `dir`
+   * (a symlink) is switched to it and the previous version removed.
+   */
+  putFileSet(dir: string, files: readonly FileToWrite[]): Promise<void>;
+
+  /** Writes one file atomically (temporary name, then rename). */
+  putFile(path: string, data: string | Uint8Array, mode?: number): Promise<void>;
+
+  /** Removes files or directories (recursively); missing ones are not an error. */
+  remove(paths: readonly string[]): Promise<void>;
+
+  /** Lists a directory; null when it does not exist. */
+  list(dir: string): Promise<DirEntry[] | null>;
+
+  /** The target of a symlink as stored (e.g. `releases/2026…`), or null when there is none. */
+  readLink(path: string): Promise<string | null>;
+
+  /** Points the symlink `path` at `target` atomically (new link renamed over the old). */
+  switchLink(path: string, target: string): Promise<void>;
+
+  /** Runs a shell command on the node (not available to rrsync-restricted users). */
+  run(command: string, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<{ stdout: string; stderr: string }>;
+
+  /** Ends the shared ssh connection (ControlMaster), if any. */
+  close(): Promise<void>;
+}
+
+export interface FileToWrite {
+  readonly name: string;
+  readonly data: string | Uint8Array;
+  /** Default 0o644; private keys 0o600. */
+  readonly mode?: number;
+}
+
+export interface DirEntry {
+  readonly name: string;
+  readonly type: 'file' | 'dir' | 'symlink' | 'other';
+  readonly size: number;
+}
+
+export interface SyncDirectoryOptions {
+  /** A directory (relative to root) whose identical files are hard-linked instead of sent. */
+  readonly linkDest?: string;
+  /** Delete files in dest that are not in source. */
+  readonly delete?: boolean;
+  /** Compare by content, not size and mtime (survives a fresh git checkout). */
+  readonly checksum?: boolean;
+  /** List what would change; touch nothing. */
+  readonly dryRun?: boolean;
+  readonly exclude?: readonly string[];
+  readonly signal?: AbortSignal;
+  /** Called as bytes move (throttled by rsync's own progress output). */
+  readonly onProgress?: (progress: TransferProgress) => void;
+}
+
+export interface TransferProgress {
+  readonly bytes: number;
+  /** 0–100 of the whole transfer, as rsync estimates it. */
+  readonly percent: number;
+  readonly bytesPerSecond: number;
+}
+
+export interface TransferResult {
+  /** Files whose content was sent (not hard-linked, not unchanged). */
+  readonly filesTransferred: number;
+  readonly filesTotal: number;
+  /** Bytes put on the wire, as rsync counts them. */
+  readonly bytesSent: number;
+  /** rsync's itemized changes (`>f+++++++++ index.html`), one per line; filled for dry runs. */
+  readonly changes: readonly string[];
+}
