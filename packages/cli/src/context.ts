@@ -1,0 +1,46 @@
+import { createRequire } from 'node:module';
+import { loadConfig } from '@owncdn/core';
+import type { Config, Logger, LogLevel } from '@owncdn/core';
+import { createCliLogger } from './logger.js';
+
+const require = createRequire(import.meta.url);
+const pkg: unknown = require('../package.json');
+
+/** The version printed by `--version` and reported by /healthz. */
+export const VERSION: string =
+  typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+
+/** Options every subcommand shares. */
+export interface GlobalOptions {
+  readonly config: string;
+  readonly logLevel: LogLevel;
+  readonly logFormat: 'pretty' | 'json' | 'auto';
+}
+
+/** What a command needs from the CLI: its logger and the config, loaded on demand. */
+export interface CommandContext {
+  readonly log: Logger;
+  readonly configPath: string;
+  loadConfig(): Promise<Config>;
+  /** Aborted on SIGINT/SIGTERM; daemons stop when it fires. */
+  readonly signal: AbortSignal;
+  /** Output for results meant for people or scripts (tables, JSON). */
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly isTTY: boolean;
+}
+
+export function createContext(options: GlobalOptions, signal: AbortSignal): CommandContext {
+  const isTTY = Boolean(process.stdout.isTTY);
+  const pretty = options.logFormat === 'pretty' || (options.logFormat === 'auto' && Boolean(process.stderr.isTTY));
+  const log = createCliLogger({ level: options.logLevel, pretty });
+  return {
+    log,
+    configPath: options.config,
+    loadConfig: () => loadConfig(options.config),
+    signal,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    isTTY,
+  };
+}
