@@ -29,11 +29,12 @@ function lineOf(doc: Document, counter: LineCounter, path: readonly PathKey[]): 
   for (const key of path) {
     if (isMap(node)) {
       const pair = node.items.find((item) => isScalar(item.key) && item.key.value === key);
+      // A missing key is reported on the line of the mapping's own key (its parent).
       if (!pair) break;
-      offset = rangeStart(pair.key) ?? offset;
+      const keyStart = rangeStart(pair.key);
       node = pair.value;
-      // A value on the same line as its key reports the key's line; a nested block reports its own start.
-      offset = rangeStart(node) ?? offset;
+      // A scalar reports its own line; a nested block (mapping or list) reports its key's line.
+      offset = isMap(node) || isSeq(node) ? (keyStart ?? offset) : (rangeStart(node) ?? keyStart ?? offset);
     } else if (isSeq(node) && typeof key === 'number') {
       const item: unknown = node.items[key];
       if (item === undefined) break;
@@ -78,6 +79,7 @@ function messageFor(issue: z.core.$ZodRawIssue): string | undefined {
     case 'invalid_type': {
       const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
       if (issue.input === undefined) return `is missing (expected ${expected})`;
+      if (typeof issue.input === 'object' && issue.input !== null) return `is ${describeType(issue.input)} (expected ${expected})`;
       return `${quote(issue.input)} is ${describeType(issue.input)} (expected ${expected})`;
     }
     case 'too_small':

@@ -141,7 +141,7 @@ const records: Rule = (config, report) => {
     if (check && !check.test(value)) report(['dns', 'records', i, 'value'], `${quote(value)} is not a valid ${record.type} value (expected ${check.expected})`);
     if (record.type === 'CNAME') {
       if (name === zone.toLowerCase()) report(['dns', 'records', i], 'a CNAME cannot be at the zone apex (RFC 1034 §3.6.2: a CNAME cannot coexist with the SOA and NS)');
-      if (geoNames.has(name)) report(['dns', 'records', i], `${name} is one of site.names, answered by the nodes (expected no CNAME there)`);
+      else if (geoNames.has(name)) report(['dns', 'records', i], `${name} is one of site.names, answered by the nodes (expected no CNAME there)`);
     }
     if ((record.type === 'A' || record.type === 'AAAA') && geoNames.has(name)) {
       report(['dns', 'records', i], `${name} is one of site.names, whose ${record.type} records come from the nodes (expected no static ${record.type} there)`);
