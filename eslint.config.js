@@ -3,30 +3,60 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', 'owncdn-demo/**', 'bench/results/**', '.tmp/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'coverage/**',
+      'owncdn-demo/**',
+      'bench/results/**',
+      '.tmp/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
       globals: globals.node,
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', '*.mjs', 'bench/*.mjs', 'scripts/*.mjs', 'packages/cli/bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: [
+            '*.js',
+            '*.mjs',
+            'bench/*.mjs',
+            'scripts/*.mjs',
+            'packages/cli/bin/*.js',
+          ],
+        },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { regex: '^(fs|path|os|http|https|http2|net|tls|dgram|dns|crypto|child_process|url|util|stream|zlib|events|cluster|worker_threads|readline|assert|buffer|timers)(/.*)?$', message: 'Use the node: prefix for built-in modules.' },
+            {
+              regex:
+                '^(fs|path|os|http|https|http2|net|tls|dgram|dns|crypto|child_process|url|util|stream|zlib|events|cluster|worker_threads|readline|assert|buffer|timers)(/.*)?$',
+              message: 'Use the node: prefix for built-in modules.',
+            },
           ],
         },
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: "CallExpression[callee.object.name='process'][callee.property.name='exit']", message: 'Only packages/cli may call process.exit.' },
+        {
+          selector: "CallExpression[callee.object.name='process'][callee.property.name='exit']",
+          message: 'Only packages/cli may call process.exit.',
+        },
       ],
     },
   },

@@ -19,7 +19,11 @@ const names = only.length > 0 ? NAMES.filter((n) => only.includes(n)) : NAMES;
 const passThrough = process.argv.slice(2).filter((a) => a.startsWith('-'));
 
 mkdirSync(RESULTS, { recursive: true });
-execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+execFileSync(
+  process.execPath,
+  [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json'],
+  { cwd: ROOT, stdio: 'inherit' },
+);
 
 const failed = [];
 for (const name of names) {
@@ -29,14 +33,19 @@ for (const name of names) {
     continue;
   }
   console.log(`\n=== bench ${name}`);
-  const result = spawnSync(process.execPath, [script, ...passThrough], { cwd: ROOT, stdio: 'inherit' });
+  const result = spawnSync(process.execPath, [script, ...passThrough], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
   if (result.status !== 0) failed.push(name);
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const sections = NAMES.map((name) => {
   const file = join(RESULTS, `${name}.md`);
-  return existsSync(file) ? readFileSync(file, 'utf8').trim() : `## ${name}\n\nNo results yet: run \`pnpm bench ${name}\`.`;
+  return existsSync(file)
+    ? readFileSync(file, 'utf8').trim()
+    : `## ${name}\n\nNo results yet: run \`pnpm bench ${name}\`.`;
 });
 const summary = `# owncdn benchmarks
 

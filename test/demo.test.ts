@@ -35,9 +35,17 @@ describe('owncdn demo', () => {
       ready: /"ready":true/,
       readyTimeoutMs: 90_000,
     });
-    const line = demo.output().split('\n').find((l) => l.includes('"ready":true')) ?? '';
+    const line =
+      demo
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"ready":true')) ?? '';
     const ready = JSON.parse(line) as DemoReady;
-    expect(ready.nodes.map((n) => `${n.name}@${n.ipv4}`)).toEqual(['au@127.0.0.11', 'us@127.0.0.12', 'fr@127.0.0.13']);
+    expect(ready.nodes.map((n) => `${n.name}@${n.ipv4}`)).toEqual([
+      'au@127.0.0.11',
+      'us@127.0.0.12',
+      'fr@127.0.0.13',
+    ]);
     const children = ready.pids.map((p) => p.pid);
     expect(children.length).toBeGreaterThanOrEqual(4); // geodns and three origins (+ Pebble when installed)
     for (const pid of children) expect(isAlive(pid)).toBe(true);

@@ -26,10 +26,16 @@ const SUBNETS = { EU: '81.2.69.0/24', NA: '8.8.8.0/24', OC: '1.1.1.0/24' } as co
 
 const HEALTH = { intervalMs: 300, fall: 2, rise: 2 };
 
-const page = (version: string) => `<!doctype html><title>${version}</title><h1>release ${version}</h1>\n`;
+const page = (version: string) =>
+  `<!doctype html><title>${version}</title><h1>release ${version}</h1>\n`;
 
 /** Polls `check` (a loopback query) until it holds; the bound is generous, the test asserts no timing. */
-async function eventually<T>(check: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
+async function eventually<T>(
+  check: () => Promise<T>,
+  accept: (value: T) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < deadline) {
@@ -87,7 +93,11 @@ sync: { keep: 5, confirmTimeout: 15s }
     const configPath = join(dir, 'owncdn.yaml');
     await writeFile(configPath, configFor(null));
     const owncdn = (args: string[], ready?: RegExp) =>
-      startDaemon(process.execPath, [OWNCDN_BIN, ...args, '-c', configPath, '--log-format', 'json'], { ready, readyTimeoutMs: 30_000 });
+      startDaemon(
+        process.execPath,
+        [OWNCDN_BIN, ...args, '-c', configPath, '--log-format', 'json'],
+        { ready, readyTimeoutMs: 30_000 },
+      );
     const runOwncdn = async (args: string[]) => {
       const daemon = await owncdn(args);
       const status = await daemon.exited;
@@ -96,7 +106,8 @@ sync: { keep: 5, confirmTimeout: 15s }
 
     const geodns = await owncdn(['geodns'], /"msg":"geodns listening"/);
     const origins = new Map<NodeName, Daemon>();
-    const startOrigin = async (name: NodeName) => origins.set(name, await owncdn(['origin', '--node', name], /"msg":"origin listening"/));
+    const startOrigin = async (name: NodeName) =>
+      origins.set(name, await owncdn(['origin', '--node', name], /"msg":"origin listening"/));
     await Promise.all(NODES.map((n) => startOrigin(n.name)));
 
     // 1. Publish the first release to every node (us over ssh).
@@ -112,24 +123,53 @@ sync: { keep: 5, confirmTimeout: 15s }
     expect(firstReleases[0]).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]+$/);
 
     // 2. certd gets a certificate from Pebble over HTTP-01 and deploys it everywhere.
-    const pebble = await startPebble({ httpPort: pebbleHttpPort, dnsServer: `127.0.0.1:${dnsPort}` });
+    const pebble = await startPebble({
+      httpPort: pebbleHttpPort,
+      dnsServer: `127.0.0.1:${dnsPort}`,
+    });
     await writeFile(configPath, configFor(pebble));
     const certd = await runOwncdn(['certd', '--once']);
     expect(certd.status, certd.output).toBe(0);
     const root = await pebble.rootPem();
     const tls = new Agent({ connect: { ca: root, servername: 'www.example.test' } });
     const fetchPage = async (node: (typeof NODES)[number], path = '/') => {
-      const response = await request(`https://${node.ipv4}:${httpsPort}${path}`, { dispatcher: tls, headers: { host: 'www.example.test' } });
-      return { status: response.statusCode, node: response.headers['x-owncdn-node'], body: await response.body.text() };
+      const response = await request(`https://${node.ipv4}:${httpsPort}${path}`, {
+        dispatcher: tls,
+        headers: { host: 'www.example.test' },
+      });
+      return {
+        status: response.statusCode,
+        node: response.headers['x-owncdn-node'],
+        body: await response.body.text(),
+      };
     };
     for (const node of NODES) {
-      const served = await eventually(() => fetchPage(node).catch((error: Error) => ({ status: 0, node: undefined, body: error.message })), (r) => r.status === 200, `HTTPS on ${node.name}`);
+      const served = await eventually(
+        () =>
+          fetchPage(node).catch((error: Error) => ({
+            status: 0,
+            node: undefined,
+            body: error.message,
+          })),
+        (r) => r.status === 200,
+        `HTTPS on ${node.name}`,
+      );
       expect(served).toEqual({ status: 200, node: node.name, body: page('one') });
     }
 
     // 3. GeoDNS answers each continent with its node (ECS), and the default for the rest.
     const dig = async (subnet: string | null) => {
-      const args = ['@127.0.0.1', '-p', String(dnsPort), 'www.example.test', 'A', '+short', '+time=1', '+tries=1', ...(subnet ? [`+subnet=${subnet}`] : [])];
+      const args = [
+        '@127.0.0.1',
+        '-p',
+        String(dnsPort),
+        'www.example.test',
+        'A',
+        '+short',
+        '+time=1',
+        '+tries=1',
+        ...(subnet ? [`+subnet=${subnet}`] : []),
+      ];
       return (await run('dig', args)).stdout.trim().split('\n').filter(Boolean).sort();
     };
     expect(await dig(SUBNETS.EU)).toEqual(['127.0.0.13']);
@@ -162,24 +202,46 @@ sync: { keep: 5, confirmTimeout: 15s }
 
     // 5. fr's origin stops: after `fall` failed probes Europe falls back to the default node.
     await origins.get('fr')?.stop();
-    expect(await eventually(() => dig(SUBNETS.EU), (a) => a.join() === '127.0.0.11', 'EU answer after fr stopped')).toEqual(['127.0.0.11']);
+    expect(
+      await eventually(
+        () => dig(SUBNETS.EU),
+        (a) => a.join() === '127.0.0.11',
+        'EU answer after fr stopped',
+      ),
+    ).toEqual(['127.0.0.11']);
     expect(await dig(SUBNETS.NA)).toEqual(['127.0.0.12']);
-    const nodesResponse = await request(`http://127.0.0.1:${apiPort}/v1/nodes`, { headers: { authorization: 'Bearer e2e-token' } });
+    const nodesResponse = await request(`http://127.0.0.1:${apiPort}/v1/nodes`, {
+      headers: { authorization: 'Bearer e2e-token' },
+    });
     const states = (await nodesResponse.body.json()) as { name: string; state: string }[];
     expect(states.map((s) => `${s.name}:${s.state}`).sort()).toEqual(['au:up', 'fr:down', 'us:up']);
 
     // 6. fr comes back: after `rise` good probes it answers for Europe again.
     await startOrigin('fr');
-    expect(await eventually(() => dig(SUBNETS.EU), (a) => a.join() === '127.0.0.13', 'EU answer after fr restarted')).toEqual(['127.0.0.13']);
+    expect(
+      await eventually(
+        () => dig(SUBNETS.EU),
+        (a) => a.join() === '127.0.0.13',
+        'EU answer after fr restarted',
+      ),
+    ).toEqual(['127.0.0.13']);
 
     // 7. Roll back: every node serves the first release again.
     const rollback = await runOwncdn(['sync', 'rollback', '--json']);
     expect(rollback.status, rollback.output).toBe(0);
     for (const node of NODES) {
-      expect(await eventually(() => fetchPage(node).then((r) => r.body), (b) => b === page('one'), `rollback on ${node.name}`)).toBe(page('one'));
+      expect(
+        await eventually(
+          () => fetchPage(node).then((r) => r.body),
+          (b) => b === page('one'),
+          `rollback on ${node.name}`,
+        ),
+      ).toBe(page('one'));
     }
     expect(await Promise.all(NODES.map(releaseOf))).toEqual(firstReleases);
-    expect(await readFile(join(dir, 'nodes', 'au', 'current', 'index.html'), 'utf8')).toBe(page('one'));
+    expect(await readFile(join(dir, 'nodes', 'au', 'current', 'index.html'), 'utf8')).toBe(
+      page('one'),
+    );
 
     await tls.close();
     await geodns.stop();

@@ -21,7 +21,8 @@ export async function findFreePort(host = '127.0.0.1'): Promise<number> {
 export async function findPortFreeOnAll(hosts: readonly string[]): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await findFreePort(hosts[0]);
-    if (await Promise.all(hosts.slice(1).map((h) => isFree(h, port))).then((r) => r.every(Boolean))) return port;
+    if (await Promise.all(hosts.slice(1).map((h) => isFree(h, port))).then((r) => r.every(Boolean)))
+      return port;
   }
   throw new Error(`no port free on all of ${hosts.join(', ')} after 20 attempts`);
 }

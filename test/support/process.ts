@@ -26,7 +26,11 @@ export interface StartDaemonOptions extends SpawnOptions {
  * Starts a long-running program (sshd, pebble, an owncdn service) and waits
  * for its readiness line. It is stopped by PID when the test finishes.
  */
-export async function startDaemon(command: string, args: readonly string[], options: StartDaemonOptions = {}): Promise<Daemon> {
+export async function startDaemon(
+  command: string,
+  args: readonly string[],
+  options: StartDaemonOptions = {},
+): Promise<Daemon> {
   const { ready, readyTimeoutMs = 20_000, cleanup = true, ...spawnOptions } = options;
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
   let log = '';
@@ -58,11 +62,24 @@ export async function startDaemon(command: string, args: readonly string[], opti
         const match = log.match(pattern);
         if (match) return done(() => resolve(match));
         if (exitCode !== undefined) {
-          return done(() => reject(new Error(`${command} exited (${String(exitCode)}) before printing ${String(pattern)}; output:\n${log}`)));
+          return done(() =>
+            reject(
+              new Error(
+                `${command} exited (${String(exitCode)}) before printing ${String(pattern)}; output:\n${log}`,
+              ),
+            ),
+          );
         }
       };
       const timer = setTimeout(
-        () => done(() => reject(new Error(`${command} did not print ${String(pattern)} within ${timeoutMs} ms; output:\n${log}`))),
+        () =>
+          done(() =>
+            reject(
+              new Error(
+                `${command} did not print ${String(pattern)} within ${timeoutMs} ms; output:\n${log}`,
+              ),
+            ),
+          ),
         timeoutMs,
       );
       const done = (finish: () => void) => {

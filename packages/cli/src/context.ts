@@ -8,7 +8,9 @@ const pkg: unknown = require('../package.json');
 
 /** The version printed by `--version` and reported by /healthz. */
 export const VERSION: string =
-  typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string'
+    ? pkg.version
+    : '0.0.0';
 
 /** Options every subcommand shares. */
 export interface GlobalOptions {
@@ -32,7 +34,9 @@ export interface CommandContext {
 
 export function createContext(options: GlobalOptions, signal: AbortSignal): CommandContext {
   const isTTY = Boolean(process.stdout.isTTY);
-  const pretty = options.logFormat === 'pretty' || (options.logFormat === 'auto' && Boolean(process.stderr.isTTY));
+  const pretty =
+    options.logFormat === 'pretty' ||
+    (options.logFormat === 'auto' && Boolean(process.stderr.isTTY));
   const log = createCliLogger({ level: options.logLevel, pretty });
   return {
     log,

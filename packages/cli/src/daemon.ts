@@ -11,7 +11,11 @@ export interface RunningService {
  * Runs a daemon until SIGINT/SIGTERM (the context's signal), reloading on
  * SIGHUP. Resolves once it has closed.
  */
-export async function runUntilStopped(service: RunningService, signal: AbortSignal, log: Logger): Promise<void> {
+export async function runUntilStopped(
+  service: RunningService,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<void> {
   const onHup = () => {
     log.info('SIGHUP: reloading');
     service.reload().catch((error: unknown) => {
@@ -21,7 +25,10 @@ export async function runUntilStopped(service: RunningService, signal: AbortSign
   };
   process.on('SIGHUP', onHup);
   try {
-    if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    if (!signal.aborted)
+      await new Promise<void>((resolve) =>
+        signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
     log.info('stopping');
     await service.close();
   } finally {

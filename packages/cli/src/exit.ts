@@ -13,7 +13,9 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['OWNCDN_USAGE', 'OWNCDN_NOD
 export function reportError(error: unknown, stderr: NodeJS.WritableStream): number {
   if (error instanceof ConfigError) {
     const count = error.issues.length;
-    stderr.write(`${error.message}\n${count} problem${count === 1 ? '' : 's'} found; nothing was started.\n`);
+    stderr.write(
+      `${error.message}\n${count} problem${count === 1 ? '' : 's'} found; nothing was started.\n`,
+    );
     return EXIT.failure;
   }
   if (isOwncdnError(error)) {

@@ -8,6 +8,12 @@ import pretty from 'pino-pretty';
  */
 export function createCliLogger(options: { level: LogLevel; pretty: boolean }): Logger {
   if (!options.pretty) return createLogger({ level: options.level, destination: process.stderr });
-  const stream = pretty({ destination: 2, colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname', sync: true });
+  const stream = pretty({
+    destination: 2,
+    colorize: true,
+    translateTime: 'HH:MM:ss',
+    ignore: 'pid,hostname',
+    sync: true,
+  });
   return createLogger({ level: options.level, destination: stream });
 }

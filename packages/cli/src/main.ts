@@ -13,13 +13,22 @@ import { EXIT, reportError } from './exit.js';
 export function buildProgram(signal: AbortSignal): Command {
   const program = new Command('owncdn');
   let ctx: CommandContext | undefined;
-  const context = (): CommandContext => (ctx ??= createContext(program.opts<GlobalOptions>(), signal));
+  const context = (): CommandContext =>
+    (ctx ??= createContext(program.opts<GlobalOptions>(), signal));
   program
     .description('Run your own multi-region CDN for a static site: origin, geodns, certd and sync.')
     .version(VERSION, '-V, --version', 'print the version')
     .option('-c, --config <path>', 'the site configuration', './owncdn.yaml')
-    .addOption(new Option('--log-level <level>', 'log detail').choices(['error', 'warn', 'info', 'debug', 'silent']).default('info'))
-    .addOption(new Option('--log-format <format>', 'log output: pretty on a terminal, JSON lines otherwise').choices(['auto', 'pretty', 'json']).default('auto'))
+    .addOption(
+      new Option('--log-level <level>', 'log detail')
+        .choices(['error', 'warn', 'info', 'debug', 'silent'])
+        .default('info'),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'log output: pretty on a terminal, JSON lines otherwise')
+        .choices(['auto', 'pretty', 'json'])
+        .default('auto'),
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerDemo(program, context);
@@ -52,6 +61,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
-  if (process.exitCode !== undefined && process.exitCode !== 0 && status === EXIT.ok) status = Number(process.exitCode);
+  if (process.exitCode !== undefined && process.exitCode !== 0 && status === EXIT.ok)
+    status = Number(process.exitCode);
   process.exit(status);
 }

@@ -5,7 +5,11 @@ import { makeTempDir } from '../../../test/support/tmp.js';
 import { runCli } from './run-cli.js';
 
 const EXAMPLE = join(import.meta.dirname, '..', '..', '..', 'examples', 'owncdn.yaml');
-const VERSION = (JSON.parse(await readFile(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(await readFile(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 describe('owncdn', () => {
   it('prints its version', async () => {
@@ -13,21 +17,31 @@ describe('owncdn', () => {
     expect(result).toMatchObject({ status: 0, stdout: `${VERSION}\n` });
   });
 
-  it.each(['demo', 'check', 'origin', 'geodns', 'certd', 'sync'])('has --help for %s', async (command) => {
-    const result = await runCli([command, '--help']);
-    expect(result.status).toBe(0);
-    expect(result.stdout).toContain(`Usage: owncdn ${command}`);
-  });
+  it.each(['demo', 'check', 'origin', 'geodns', 'certd', 'sync'])(
+    'has --help for %s',
+    async (command) => {
+      const result = await runCli([command, '--help']);
+      expect(result.status).toBe(0);
+      expect(result.stdout).toContain(`Usage: owncdn ${command}`);
+    },
+  );
 
   it('lists every subcommand in its help', async () => {
     const result = await runCli(['--help']);
     expect(result.status).toBe(0);
-    for (const command of ['demo', 'check', 'origin', 'geodns', 'certd', 'sync']) expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['demo', 'check', 'origin', 'geodns', 'certd', 'sync'])
+      expect(result.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
   });
 
   it('exits 2 on an unknown command or option', async () => {
-    expect(await runCli(['bogus'])).toMatchObject({ status: 2, stderr: expect.stringContaining("error: unknown command 'bogus'") as unknown });
-    expect(await runCli(['check', '--bogus'])).toMatchObject({ status: 2, stderr: expect.stringContaining("error: unknown option '--bogus'") as unknown });
+    expect(await runCli(['bogus'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringContaining("error: unknown command 'bogus'") as unknown,
+    });
+    expect(await runCli(['check', '--bogus'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringContaining("error: unknown option '--bogus'") as unknown,
+    });
   });
 });
 
@@ -36,14 +50,19 @@ describe('owncdn check', () => {
     const result = await runCli(['check', '-c', EXAMPLE]);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    expect(result.stdout).toBe(`${EXAMPLE}: ok (3 nodes, 2 names, continents: AF→fr AN→au* AS→au EU→fr NA→us OC→au SA→fr; * = default)\n`);
+    expect(result.stdout).toBe(
+      `${EXAMPLE}: ok (3 nodes, 2 names, continents: AF→fr AN→au* AS→au EU→fr NA→us OC→au SA→fr; * = default)\n`,
+    );
   });
 
   it('reads ./owncdn.yaml by default', async () => {
     const dir = await makeTempDir();
     await copyFile(EXAMPLE, join(dir, 'owncdn.yaml'));
     const result = await runCli(['check'], { cwd: dir });
-    expect(result).toMatchObject({ status: 0, stdout: expect.stringMatching(/^\.\/owncdn\.yaml: ok \(3 nodes/) as unknown });
+    expect(result).toMatchObject({
+      status: 0,
+      stdout: expect.stringMatching(/^\.\/owncdn\.yaml: ok \(3 nodes/) as unknown,
+    });
   });
 
   it('prints every problem of a broken copy with its line and exits 1', async () => {
@@ -73,7 +92,8 @@ describe('owncdn check', () => {
     expect(result).toEqual({
       status: 1,
       stdout: '',
-      stderr: 'owncdn: ./owncdn.yaml: no such file (expected an owncdn.yaml; see examples/owncdn.yaml, or pass -c PATH)\n',
+      stderr:
+        'owncdn: ./owncdn.yaml: no such file (expected an owncdn.yaml; see examples/owncdn.yaml, or pass -c PATH)\n',
     });
   });
 

@@ -11,7 +11,10 @@ export interface CliResult {
 }
 
 /** Runs `owncdn …args` to completion and captures its output and exit status. */
-export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [OWNCDN_BIN, ...args], {
       cwd: options.cwd,

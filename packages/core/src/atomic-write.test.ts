@@ -36,7 +36,9 @@ describe('writeFileAtomic', () => {
 
   it('leaves the old file and no temporary file when the directory is missing', async () => {
     const dir = await tempDir();
-    await expect(writeFileAtomic(join(dir, 'missing', 'x'), 'data')).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(writeFileAtomic(join(dir, 'missing', 'x'), 'data')).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
     expect(await readdir(dir)).toEqual([]);
   });
 });

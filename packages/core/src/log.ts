@@ -60,9 +60,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
     base: options.name ? { name: options.name } : null,
   };
-  return options.destination
-    ? pino(opts, options.destination)
-    : pino(opts);
+  return options.destination ? pino(opts, options.destination) : pino(opts);
 }
 
 /** A logger that drops everything (for library callers that want silence). */

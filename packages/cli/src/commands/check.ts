@@ -7,7 +7,9 @@ import type { CommandContext } from '../context.js';
 export function summarise(config: Config, displayName: string): string {
   const coverage = continentCoverage(config);
   const fallback = defaultNode(config).name;
-  const continents = CONTINENTS.map((code) => `${code}→${(coverage.get(code) ?? [`${fallback}*`]).join('+')}`).join(' ');
+  const continents = CONTINENTS.map(
+    (code) => `${code}→${(coverage.get(code) ?? [`${fallback}*`]).join('+')}`,
+  ).join(' ');
   const nodes = config.nodes.length;
   const names = config.site.names.length;
   return `${displayName}: ok (${nodes} node${nodes === 1 ? '' : 's'}, ${names} name${names === 1 ? '' : 's'}, continents: ${continents}; * = default)`;

@@ -25,7 +25,13 @@ export class Child {
   #exitCode: number | null | undefined;
   readonly exited: Promise<number | null>;
 
-  constructor(name: string, command: string, args: readonly string[], logDir: string, env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    name: string,
+    command: string,
+    args: readonly string[],
+    logDir: string,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
     this.name = name;
     this.#log = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
     this.process = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -91,7 +97,11 @@ export class Child {
 
   /** Resolves with the first log record whose `msg` is `message` (or rejects if the process exits first). */
   waitForLog(message: string, timeoutMs = 30_000): Promise<LogRecord> {
-    return this.#waitFor(() => this.#records.find((r) => r.msg === message), `"${message}"`, timeoutMs);
+    return this.#waitFor(
+      () => this.#records.find((r) => r.msg === message),
+      `"${message}"`,
+      timeoutMs,
+    );
   }
 
   /** Resolves with the first plain output line matching `pattern` (for programs that are not owncdn). */
@@ -114,9 +124,26 @@ export class Child {
       const check = () => {
         const found = find();
         if (found !== undefined) return finish(() => resolve(found));
-        if (this.#exitCode !== undefined) finish(() => reject(new Error(`${this.name} exited (status ${String(this.#exitCode)}) before printing ${what}\n${this.tail()}`)));
+        if (this.#exitCode !== undefined)
+          finish(() =>
+            reject(
+              new Error(
+                `${this.name} exited (status ${String(this.#exitCode)}) before printing ${what}\n${this.tail()}`,
+              ),
+            ),
+          );
       };
-      const timer = setTimeout(() => finish(() => reject(new Error(`${this.name} did not print ${what} within ${timeoutMs} ms\n${this.tail()}`))), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(
+              new Error(
+                `${this.name} did not print ${what} within ${timeoutMs} ms\n${this.tail()}`,
+              ),
+            ),
+          ),
+        timeoutMs,
+      );
       const finish = (done: () => void) => {
         clearTimeout(timer);
         this.#waiters.delete(check);
@@ -153,7 +180,11 @@ export function startOwncdn(name: string, args: readonly string[], logDir: strin
 }
 
 /** Runs `owncdn <args>` to completion; resolves with its exit status and output. */
-export async function runOwncdn(name: string, args: readonly string[], logDir: string): Promise<{ status: number | null; child: Child }> {
+export async function runOwncdn(
+  name: string,
+  args: readonly string[],
+  logDir: string,
+): Promise<{ status: number | null; child: Child }> {
   const child = startOwncdn(name, args, logDir);
   const status = await child.exited;
   return { status, child };

@@ -9,7 +9,10 @@ const TYPE_OPT = 41;
 const OPTION_ECS = 8;
 
 function encodeName(name: string): Buffer {
-  const parts = name.split('.').filter(Boolean).map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, 'ascii')]));
+  const parts = name
+    .split('.')
+    .filter(Boolean)
+    .map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, 'ascii')]));
   return Buffer.concat([...parts, Buffer.from([0])]);
 }
 
@@ -26,7 +29,10 @@ export function buildQuery(name: string, subnet: string | null): { id: number; p
   if (subnet) {
     const [address = '', lengthText = '24'] = subnet.split('/');
     const prefix = Number(lengthText);
-    const bytes = address.split('.').map(Number).slice(0, Math.ceil(prefix / 8));
+    const bytes = address
+      .split('.')
+      .map(Number)
+      .slice(0, Math.ceil(prefix / 8));
     option = Buffer.alloc(4 + 4 + bytes.length);
     option.writeUInt16BE(OPTION_ECS, 0);
     option.writeUInt16BE(4 + bytes.length, 2);
@@ -71,7 +77,13 @@ export function parseAnswers(packet: Buffer): { rcode: number; addresses: string
 }
 
 /** Asks `server:port` over UDP for the A records of `name` as if from `subnet`. */
-export function queryA(server: string, port: number, name: string, subnet: string | null, timeoutMs = 2_000): Promise<string[]> {
+export function queryA(
+  server: string,
+  port: number,
+  name: string,
+  subnet: string | null,
+  timeoutMs = 2_000,
+): Promise<string[]> {
   const { id, packet } = buildQuery(name, subnet);
   const socket = createSocket('udp4');
   return new Promise<string[]>((resolve, reject) => {

@@ -30,7 +30,9 @@ export interface DemoPebble {
  * once with openssl and kept in the workspace. The demo's certd trusts it
  * through `certd.caCert`.
  */
-async function ensureApiCertificate(dir: string): Promise<{ cert: string; key: string; ca: string }> {
+async function ensureApiCertificate(
+  dir: string,
+): Promise<{ cert: string; key: string; ca: string }> {
   const ca = join(dir, 'api-ca.pem');
   const cert = join(dir, 'api-cert.pem');
   const key = join(dir, 'api-key.pem');
@@ -38,10 +40,50 @@ async function ensureApiCertificate(dir: string): Promise<{ cert: string; key: s
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   const caKey = join(dir, 'api-ca-key.pem');
-  await run('openssl', ['req', '-x509', ...ec, '-keyout', caKey, '-out', ca, '-days', '3650', '-subj', '/CN=owncdn demo Pebble API CA']);
-  await run('openssl', ['req', ...ec, '-keyout', key, '-out', join(dir, 'api.csr'), '-subj', '/CN=127.0.0.1']);
-  await writeFile(join(dir, 'api.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  await run('openssl', ['x509', '-req', '-in', join(dir, 'api.csr'), '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '3650', '-extfile', join(dir, 'api.ext')]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    caKey,
+    '-out',
+    ca,
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=owncdn demo Pebble API CA',
+  ]);
+  await run('openssl', [
+    'req',
+    ...ec,
+    '-keyout',
+    key,
+    '-out',
+    join(dir, 'api.csr'),
+    '-subj',
+    '/CN=127.0.0.1',
+  ]);
+  await writeFile(
+    join(dir, 'api.ext'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
+  );
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    join(dir, 'api.csr'),
+    '-CA',
+    ca,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-out',
+    cert,
+    '-days',
+    '3650',
+    '-extfile',
+    join(dir, 'api.ext'),
+  ]);
   return { cert, key, ca };
 }
 
@@ -57,7 +99,8 @@ async function waitForTcp(host: string, port: number, timeoutMs = 10_000): Promi
       socket.once('error', () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
     // Pebble prints its readiness line just before Go binds the socket: poll briefly.
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -67,7 +110,14 @@ async function waitForTcp(host: string, port: number, timeoutMs = 10_000): Promi
  * Starts Pebble for the demo: ACME on 127.0.0.1:acmePort, validating HTTP-01
  * on the nodes' HTTP port and resolving names through the demo's geodns.
  */
-export async function startDemoPebble(options: { dir: string; logDir: string; acmePort: number; managementPort: number; httpPort: number; dnsServer: string }): Promise<DemoPebble> {
+export async function startDemoPebble(options: {
+  dir: string;
+  logDir: string;
+  acmePort: number;
+  managementPort: number;
+  httpPort: number;
+  dnsServer: string;
+}): Promise<DemoPebble> {
   const api = await ensureApiCertificate(options.dir);
   const configPath = join(options.dir, 'pebble-config.json');
   await writeFile(
@@ -85,16 +135,30 @@ export async function startDemoPebble(options: { dir: string; logDir: string; ac
       },
     }),
   );
-  const env = { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' };
-  const child = new Child('pebble', PEBBLE_BIN, ['-config', configPath, '-dnsserver', options.dnsServer], options.logDir, env);
+  const env = {
+    ...process.env,
+    PEBBLE_VA_NOSLEEP: '1',
+    PEBBLE_WFE_NONCEREJECT: '0',
+    PEBBLE_AUTHZREUSE: '0',
+  };
+  const child = new Child(
+    'pebble',
+    PEBBLE_BIN,
+    ['-config', configPath, '-dnsserver', options.dnsServer],
+    options.logDir,
+    env,
+  );
   await child.waitForLine(/ACME directory available/);
   await waitForTcp('127.0.0.1', options.acmePort);
   await waitForTcp('127.0.0.1', options.managementPort);
   const agent = new Agent({ connect: { ca: await readFile(api.ca, 'utf8') } });
   try {
-    const response = await request(`https://127.0.0.1:${options.managementPort}/roots/0`, { dispatcher: agent });
+    const response = await request(`https://127.0.0.1:${options.managementPort}/roots/0`, {
+      dispatcher: agent,
+    });
     const pem = await response.body.text();
-    if (response.statusCode !== 200) throw new Error(`pebble's /roots/0 answered ${response.statusCode}`);
+    if (response.statusCode !== 200)
+      throw new Error(`pebble's /roots/0 answered ${response.statusCode}`);
     const rootPath = join(options.dir, 'root.pem');
     await writeFileAtomic(rootPath, pem);
     return { child, directoryUrl: `https://127.0.0.1:${options.acmePort}/dir`, rootPath };

@@ -37,7 +37,11 @@ async function randomTcpPort(host: string): Promise<number> {
  * else one the kernel hands out. The services are then told this port; the
  * window between this check and their bind is the demo's only race.
  */
-export async function pickPort(hosts: readonly string[], preferred: number, options: { udp?: boolean; avoid?: ReadonlySet<number> } = {}): Promise<number> {
+export async function pickPort(
+  hosts: readonly string[],
+  preferred: number,
+  options: { udp?: boolean; avoid?: ReadonlySet<number> } = {},
+): Promise<number> {
   const free = async (port: number) => {
     if (options.avoid?.has(port)) return false;
     for (const host of hosts) {

@@ -3,14 +3,22 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { OwncdnError } from '@owncdn/core';
 import logUpdate from 'log-update';
-import { Child, OWNCDN_BIN, runOwncdn, startOwncdn } from './children.js';
+import { request } from 'undici';
+import { OWNCDN_BIN, runOwncdn, startOwncdn } from './children.js';
+import type { Child } from './children.js';
 import { hasPebble, startDemoPebble } from './pebble.js';
 import type { DemoPebble } from './pebble.js';
 import { pickPort } from './ports.js';
-import { formatStatus, sampleStatus } from './status.js';
+import { arrayField, formatStatus, parseJson, sampleStatus, stringField } from './status.js';
 import type { StatusSample, StatusSources } from './status.js';
 import { shellPath, Tour } from './tour.js';
-import { DEMO_DOMAIN, DEMO_NAME, DEMO_NODES, prepareWorkspace, writeDemoConfig } from './workspace.js';
+import {
+  DEMO_DOMAIN,
+  DEMO_NAME,
+  DEMO_NODES,
+  prepareWorkspace,
+  writeDemoConfig,
+} from './workspace.js';
 import type { DemoPorts } from './workspace.js';
 
 export interface DemoOptions {
@@ -43,19 +51,32 @@ async function choosePorts(usePebble: boolean): Promise<DemoPorts> {
   return { http, https, dns, api, pebble };
 }
 
-async function getJson(url: string): Promise<unknown> {
-  const { request } = await import('undici');
-  const response = await request(url, { headersTimeout: 2_000, bodyTimeout: 2_000 });
+/** GETs a JSON document (undefined unless 200 with JSON), with an optional bearer token. */
+async function getJson(url: string, token?: string): Promise<unknown> {
+  const response = await request(url, {
+    headersTimeout: 2_000,
+    bodyTimeout: 2_000,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
   const text = await response.body.text();
-  return response.statusCode === 200 ? (JSON.parse(text) as unknown) : null;
+  return response.statusCode === 200 ? parseJson(text) : undefined;
 }
 
 /** Polls `check` every 200 ms until it returns true or `timeoutMs` passes. */
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, signal: AbortSignal): Promise<void> {
+async function waitUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  signal: AbortSignal,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!signal.aborted) {
     if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new OwncdnError('OWNCDN_INTERNAL', `demo: ${what} did not happen within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      throw new OwncdnError(
+        'OWNCDN_INTERNAL',
+        `demo: ${what} did not happen within ${timeoutMs / 1000} s`,
+      );
     // Polling a loopback service a few times a second: nothing to subscribe to across processes.
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -88,16 +109,41 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   };
 
   try {
-    say(`owncdn demo: three regions on this machine (workspace ${shellPath(workspace.dir)}, logs in ${shellPath(workspace.logDir)})`);
+    say(
+      `owncdn demo: three regions on this machine (workspace ${shellPath(workspace.dir)}, logs in ${shellPath(workspace.logDir)})`,
+    );
     const geodns = track(startOwncdn('geodns', ['geodns', ...config], workspace.logDir));
-    const origins = DEMO_NODES.map((node) => track(startOwncdn(`origin-${node.name}`, ['origin', ...config, '--node', node.name], workspace.logDir)));
-    await Promise.all([geodns.waitForLog('geodns listening'), ...origins.map((o) => o.waitForLog('origin listening'))]);
-    say(`  started geodns (pid ${geodns.pid}) and origins ${DEMO_NODES.map((n, i) => `${n.name} (pid ${origins[i]?.pid ?? '?'})`).join(', ')}`);
+    const origins = DEMO_NODES.map((node) =>
+      track(
+        startOwncdn(
+          `origin-${node.name}`,
+          ['origin', ...config, '--node', node.name],
+          workspace.logDir,
+        ),
+      ),
+    );
+    await Promise.all([
+      geodns.waitForLog('geodns listening'),
+      ...origins.map((o) => o.waitForLog('origin listening')),
+    ]);
+    say(
+      `  started geodns (pid ${geodns.pid}) and origins ${DEMO_NODES.map((n, i) => `${n.name} (pid ${origins[i]?.pid ?? '?'})`).join(', ')}`,
+    );
 
-    const push = await runOwncdn('sync-push', ['sync', 'push', ...config, '--json'], workspace.logDir);
-    if (push.status !== 0) throw new OwncdnError('OWNCDN_SYNC_PUSH_FAILED', `demo: sync push failed (status ${String(push.status)}):\n${push.child.tail()}`);
+    const push = await runOwncdn(
+      'sync-push',
+      ['sync', 'push', ...config, '--json'],
+      workspace.logDir,
+    );
+    if (push.status !== 0)
+      throw new OwncdnError(
+        'OWNCDN_SYNC_PUSH_FAILED',
+        `demo: sync push failed (status ${String(push.status)}):\n${push.child.tail()}`,
+      );
     const health = DEMO_NODES.map((n) => `http://${n.ipv4}:${ports.http}/healthz`);
-    const releases = await Promise.all(health.map(async (url) => ((await getJson(url)) as { release?: string } | null)?.release ?? '-'));
+    const releases = await Promise.all(
+      health.map(async (url) => stringField(await getJson(url), 'release') ?? '-'),
+    );
     say(`  published release ${releases[0] ?? '-'} to all three nodes (sync push)`);
 
     let pebble: DemoPebble | null = null;
@@ -112,23 +158,38 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       });
       track(pebble.child);
       const certd = await runOwncdn('certd', ['certd', ...config, '--once'], workspace.logDir);
-      if (certd.status !== 0) throw new OwncdnError('OWNCDN_ACME_FAILED', `demo: certd --once failed (status ${String(certd.status)}):\n${certd.child.tail()}`);
+      if (certd.status !== 0)
+        throw new OwncdnError(
+          'OWNCDN_ACME_FAILED',
+          `demo: certd --once failed (status ${String(certd.status)}):\n${certd.child.tail()}`,
+        );
       await waitUntil(
-        async () => (await Promise.all(health.map(async (url) => ((await getJson(url)) as { certificates?: unknown[] } | null)?.certificates?.length ?? 0))).every((n) => n > 0),
+        async () =>
+          (
+            await Promise.all(
+              health.map(
+                async (url) => arrayField(await getJson(url), 'certificates')?.length ?? 0,
+              ),
+            )
+          ).every((n) => n > 0),
         CERT_WAIT_MS,
         'every origin serving the new certificate',
         options.signal,
       );
-      say(`  certd obtained a certificate for ${DEMO_DOMAIN}, ${DEMO_NAME} from Pebble and every origin serves it (HTTPS on :${ports.https})`);
+      say(
+        `  certd obtained a certificate for ${DEMO_DOMAIN}, ${DEMO_NAME} from Pebble and every origin serves it (HTTPS on :${ports.https})`,
+      );
     }
 
     const apiUrl = `http://127.0.0.1:${ports.api}`;
     await waitUntil(
       async () => {
-        const { request } = await import('undici');
-        const response = await request(`${apiUrl}/v1/nodes`, { headers: { authorization: `Bearer ${token}` } });
-        const nodes: unknown = JSON.parse(await response.body.text());
-        return Array.isArray(nodes) && nodes.length === 3 && nodes.every((n: { state?: string }) => n.state === 'up');
+        const nodes = await getJson(`${apiUrl}/v1/nodes`, token);
+        return (
+          Array.isArray(nodes) &&
+          nodes.length === 3 &&
+          nodes.every((n: unknown) => stringField(n, 'state') === 'up')
+        );
       },
       HEALTH_WAIT_MS,
       'geodns seeing every node healthy',
@@ -161,18 +222,34 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           https: pebble !== null,
           rootCertificate: pebble?.rootPath ?? null,
           release: releases[0] ?? null,
-          nodes: DEMO_NODES.map((n, i) => ({ name: n.name, ipv4: n.ipv4, http: ports.http, https: ports.https, pid: origins[i]?.pid ?? null })),
+          nodes: DEMO_NODES.map((n, i) => ({
+            name: n.name,
+            ipv4: n.ipv4,
+            http: ports.http,
+            https: ports.https,
+            pid: origins[i]?.pid ?? null,
+          })),
           pids: children.map((c) => ({ name: c.name, pid: c.pid })),
         })}\n`,
       );
     } else if (options.tour) {
       await new Tour(out, facts).run();
     } else {
-      say(`geodns 127.0.0.1:${ports.dns} · nodes ${DEMO_NODES.map((n) => `${n.name} ${n.ipv4}:${ports.http}`).join(', ')}`);
+      say(
+        `geodns 127.0.0.1:${ports.dns} · nodes ${DEMO_NODES.map((n) => `${n.name} ${n.ipv4}:${ports.http}`).join(', ')}`,
+      );
     }
 
     await runStatusLine(
-      { apiUrl, token, origins: DEMO_NODES.map((n, i) => ({ name: n.name, url: `http://${n.ipv4}:${ports.http}`, pid: origins[i]?.pid ?? -1 })) },
+      {
+        apiUrl,
+        token,
+        origins: DEMO_NODES.map((n, i) => ({
+          name: n.name,
+          url: `http://${n.ipv4}:${ports.http}`,
+          pid: origins[i]?.pid ?? -1,
+        })),
+      },
       options,
     );
   } finally {
@@ -194,7 +271,9 @@ async function runStatusLine(sources: StatusSources, options: DemoOptions): Prom
     if (!options.signal.aborted) timer = setTimeout(() => void tick(), 1_000);
   };
   if (live) await tick();
-  await new Promise<void>((resolve) => options.signal.addEventListener('abort', () => resolve(), { once: true }));
+  await new Promise<void>((resolve) =>
+    options.signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
   clearTimeout(timer);
   if (live) logUpdate.done();
 }

@@ -57,7 +57,16 @@ export class Tour {
     const command = `dig @127.0.0.1 -p ${f.dnsPort} ${DEMO_NAME} +short +subnet=${subnet}`;
     let addresses: string[];
     if (hasProgram('dig')) {
-      const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(f.dnsPort), DEMO_NAME, '+short', `+subnet=${subnet}`, '+time=2', '+tries=1']);
+      const { stdout } = await run('dig', [
+        '@127.0.0.1',
+        '-p',
+        String(f.dnsPort),
+        DEMO_NAME,
+        '+short',
+        `+subnet=${subnet}`,
+        '+time=2',
+        '+tries=1',
+      ]);
       addresses = stdout.trim().split('\n').filter(Boolean);
     } else {
       addresses = await queryA('127.0.0.1', f.dnsPort, DEMO_NAME, subnet);
@@ -76,14 +85,35 @@ export class Tour {
     const command = `curl -si --resolve ${DEMO_NAME}:${port}:${address}${trust} ${url}`;
     let output: string;
     if (hasProgram('curl')) {
-      const args = ['-si', '--max-time', '5', '--resolve', `${DEMO_NAME}:${port}:${address}`, ...(https && f.rootPath ? ['--cacert', f.rootPath] : []), url];
+      const args = [
+        '-si',
+        '--max-time',
+        '5',
+        '--resolve',
+        `${DEMO_NAME}:${port}:${address}`,
+        ...(https && f.rootPath ? ['--cacert', f.rootPath] : []),
+        url,
+      ];
       output = (await run('curl', args)).stdout;
     } else {
-      const agent = new Agent({ connect: { servername: DEMO_NAME, ...(f.rootPath ? { ca: await readFile(f.rootPath, 'utf8') } : {}) } });
+      const agent = new Agent({
+        connect: {
+          servername: DEMO_NAME,
+          ...(f.rootPath ? { ca: await readFile(f.rootPath, 'utf8') } : {}),
+        },
+      });
       try {
-        const response = await request(`${https ? 'https' : 'http'}://${address}:${port}/`, { dispatcher: agent, headers: { host: `${DEMO_NAME}:${port}` } });
+        const response = await request(`${https ? 'https' : 'http'}://${address}:${port}/`, {
+          dispatcher: agent,
+          headers: { host: `${DEMO_NAME}:${port}` },
+        });
         const headers = Object.entries(response.headers).map(([k, v]) => `${k}: ${String(v)}`);
-        output = [`HTTP/1.1 ${response.statusCode}`, ...headers, '', await response.body.text()].join('\n');
+        output = [
+          `HTTP/1.1 ${response.statusCode}`,
+          ...headers,
+          '',
+          await response.body.text(),
+        ].join('\n');
       } finally {
         await agent.close();
       }
@@ -106,37 +136,55 @@ export class Tour {
       body,
     });
     const text = await response.body.text();
-    if (response.statusCode !== 200) throw new Error(`geodns API answered ${response.statusCode}: ${text}`);
-    this.#command(`curl -s -X PUT -H "Authorization: Bearer $(cat ${shellPath(f.tokenPath)})" -d '${body}' ${f.apiUrl}/v1/nodes/${node}/override`, text);
+    if (response.statusCode !== 200)
+      throw new Error(`geodns API answered ${response.statusCode}: ${text}`);
+    this.#command(
+      `curl -s -X PUT -H "Authorization: Bearer $(cat ${shellPath(f.tokenPath)})" -d '${body}' ${f.apiUrl}/v1/nodes/${node}/override`,
+      text,
+    );
   }
 
   /** Runs the whole tour; each step shows a command the user can paste, with its real output. */
   async run(): Promise<void> {
     const f = this.#facts;
-    this.#say('1. GeoDNS sends each visitor to the nearest region, by the client subnet (EDNS Client Subnet):');
+    this.#say(
+      '1. GeoDNS sends each visitor to the nearest region, by the client subnet (EDNS Client Subnet):',
+    );
     await this.#dig('81.2.69.0/24', 'a visitor in Europe → fr');
     await this.#dig('8.8.8.0/24', 'in North America → us');
     await this.#dig('1.1.1.0/24', 'in Oceania → au');
     this.#say();
-    this.#say(`2. Each region serves the site from memory${f.rootPath ? ', over HTTPS with a certificate certd got from Pebble' : ''}; x-owncdn-node says which one answered:`);
+    this.#say(
+      `2. Each region serves the site from memory${f.rootPath ? ', over HTTPS with a certificate certd got from Pebble' : ''}; x-owncdn-node says which one answered:`,
+    );
     await this.#fetch('127.0.0.13');
     this.#say();
-    this.#say('3. A region goes down, and its visitors fall back to the default region (au). Draining fr by hand:');
+    this.#say(
+      '3. A region goes down, and its visitors fall back to the default region (au). Draining fr by hand:',
+    );
     await this.#override('fr', 'down');
     await this.#dig('81.2.69.0/24', 'Europe now → au');
     await this.#override('fr', null);
-    this.#say('   Health checks do the same by themselves: stop an origin (its PID is in the status line below,');
-    this.#say('   or in the logs) and within about 2 s (fall 2 × 1 s interval) its address leaves the answers.');
+    this.#say(
+      '   Health checks do the same by themselves: stop an origin (its PID is in the status line below,',
+    );
+    this.#say(
+      '   or in the logs) and within about 2 s (fall 2 × 1 s interval) its address leaves the answers.',
+    );
     this.#say();
     this.#say('4. Publish a change to every region at once. Edit the site, then push:');
     this.#say(`  $ $EDITOR ${shellPath(f.siteDir)}/index.html`);
     this.#say(`  $ ${f.owncdn} sync push -c ${shellPath(f.configPath)}`);
-    this.#say('   Every node gets the whole release first; then all switch together. Undo it with:');
+    this.#say(
+      '   Every node gets the whole release first; then all switch together. Undo it with:',
+    );
     this.#say(`  $ ${f.owncdn} sync rollback -c ${shellPath(f.configPath)}`);
     this.#say(`  $ ${f.owncdn} sync status -c ${shellPath(f.configPath)}`);
     if (!f.rootPath) {
       this.#say();
-      this.#say('HTTPS: install Debian\'s pebble (apt-get install pebble), Let\'s Encrypt\'s test CA, and run the');
+      this.#say(
+        "HTTPS: install Debian's pebble (apt-get install pebble), Let's Encrypt's test CA, and run the",
+      );
       this.#say('demo again: certd will obtain certificates from it and push them to every node.');
     }
     this.#say();

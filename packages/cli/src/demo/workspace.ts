@@ -84,7 +84,7 @@ export async function prepareWorkspace(dir: string): Promise<DemoWorkspace> {
 }
 
 /** The demo's owncdn.yaml, regenerated on every run because the ports may change. */
-export function demoConfigText(ports: DemoPorts, workspace: DemoWorkspace): string {
+export function demoConfigText(ports: DemoPorts): string {
   const nodes = DEMO_NODES.map(
     (n) => `  - name: ${n.name}
     ipv4: ${n.ipv4}
@@ -138,7 +138,12 @@ sync:
 }
 
 /** Writes the config (atomically) and the geodns API token (0600, kept across runs). */
-export async function writeDemoConfig(ports: DemoPorts, workspace: DemoWorkspace, token: string): Promise<void> {
-  if (!existsSync(workspace.tokenPath)) await writeFileAtomic(workspace.tokenPath, `${token}\n`, { mode: 0o600 });
-  await writeFileAtomic(workspace.configPath, demoConfigText(ports, workspace));
+export async function writeDemoConfig(
+  ports: DemoPorts,
+  workspace: DemoWorkspace,
+  token: string,
+): Promise<void> {
+  if (!existsSync(workspace.tokenPath))
+    await writeFileAtomic(workspace.tokenPath, `${token}\n`, { mode: 0o600 });
+  await writeFileAtomic(workspace.configPath, demoConfigText(ports));
 }

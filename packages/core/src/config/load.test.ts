@@ -29,7 +29,8 @@ function problems(text: string): string[] {
   try {
     parseConfig(text, '/srv/site/owncdn.yaml');
   } catch (error) {
-    if (error instanceof ConfigError) return error.issues.map((i) => `${i.file}:${i.line} ${i.path}: ${i.message}`);
+    if (error instanceof ConfigError)
+      return error.issues.map((i) => `${i.file}:${i.line} ${i.path}: ${i.message}`);
     throw error;
   }
   throw new Error('expected a ConfigError');
@@ -40,13 +41,37 @@ describe('loadConfig', () => {
     const config = await loadConfig(EXAMPLE);
     expect(config.nodes.map((n) => n.name)).toEqual(['au', 'us', 'fr']);
     expect(config.site.content).toBe(join(EXAMPLE, '..', 'public'));
-    expect(config.dns.health).toEqual({ path: '/healthz', scheme: 'http', intervalMs: 10_000, timeoutMs: 2_000, rise: 2, fall: 3, jitter: 0.1 });
-    expect(config.dns.records[0]).toEqual({ name: 'example.org', type: 'MX', value: '10 mail.example.org.', ttl: 3600 });
+    expect(config.dns.health).toEqual({
+      path: '/healthz',
+      scheme: 'http',
+      intervalMs: 10_000,
+      timeoutMs: 2_000,
+      rise: 2,
+      fall: 3,
+      jitter: 0.1,
+    });
+    expect(config.dns.records[0]).toEqual({
+      name: 'example.org',
+      type: 'MX',
+      value: '10 mail.example.org.',
+      ttl: 3600,
+    });
     expect(config.dns.records[1]?.name).toBe('mail.example.org');
     expect(config.certd.directory).toBe('https://acme-v02.api.letsencrypt.org/directory');
-    expect(config.certd.certificates).toEqual([{ name: 'example.org', names: ['example.org', 'www.example.org'], keyType: 'ec-p256', challenge: 'http-01' }]);
+    expect(config.certd.certificates).toEqual([
+      {
+        name: 'example.org',
+        names: ['example.org', 'www.example.org'],
+        keyType: 'ec-p256',
+        challenge: 'http-01',
+      },
+    ]);
     expect(config.origin.maxMemoryFileBytes).toBe(8 * 1024 * 1024);
-    expect(config.dns.soa).toMatchObject({ mname: 'ns1.example.org', rname: 'hostmaster.example.org', minimumS: 300 });
+    expect(config.dns.soa).toMatchObject({
+      mname: 'ns1.example.org',
+      rname: 'hostmaster.example.org',
+      minimumS: 300,
+    });
   });
 
   it('returns a deeply frozen config', () => {
@@ -57,36 +82,59 @@ describe('loadConfig', () => {
   });
 
   it('resolves local node roots against the file and remote ones default to /var/lib/owncdn', () => {
-    const config = parseConfig(MINIMAL.replace('    root: ./nodes/fr\n', '    ssh: deploy@fr.example.test\n'), '/srv/site/owncdn.yaml');
+    const config = parseConfig(
+      MINIMAL.replace('    root: ./nodes/fr\n', '    ssh: deploy@fr.example.test\n'),
+      '/srv/site/owncdn.yaml',
+    );
     expect(config.nodes[0]?.root).toBe('/srv/site/nodes/au');
-    expect(config.nodes[1]).toMatchObject({ ssh: 'deploy@fr.example.test', root: '/var/lib/owncdn', httpPort: 80, httpsPort: 443 });
+    expect(config.nodes[1]).toMatchObject({
+      ssh: 'deploy@fr.example.test',
+      root: '/var/lib/owncdn',
+      httpPort: 80,
+      httpsPort: 443,
+    });
   });
 
   it('reports a missing file with the fix', async () => {
     await expect(loadConfig('/nonexistent/owncdn.yaml')).rejects.toMatchObject({
       code: 'OWNCDN_CONFIG_NOT_FOUND',
-      message: '/nonexistent/owncdn.yaml: no such file (expected an owncdn.yaml; see examples/owncdn.yaml, or pass -c PATH)',
+      message:
+        '/nonexistent/owncdn.yaml: no such file (expected an owncdn.yaml; see examples/owncdn.yaml, or pass -c PATH)',
     });
   });
 
   it('reports a directory and an unreadable file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'owncdn-config-'));
-    await expect(loadConfig(dir)).rejects.toMatchObject({ code: 'OWNCDN_CONFIG_UNREADABLE', message: `${dir}: is a directory (expected an owncdn.yaml file)` });
+    await expect(loadConfig(dir)).rejects.toMatchObject({
+      code: 'OWNCDN_CONFIG_UNREADABLE',
+      message: `${dir}: is a directory (expected an owncdn.yaml file)`,
+    });
     const file = join(dir, 'owncdn.yaml');
     await writeFile(file, MINIMAL);
     await chmod(file, 0o000);
     // root reads any file regardless of mode; only check the message when the read really fails.
-    const result = await loadConfig(file).then(() => null, (error: unknown) => error);
-    if (result !== null) expect(result).toMatchObject({ code: 'OWNCDN_CONFIG_UNREADABLE', message: `${file}: cannot be read (EACCES)` });
+    const result = await loadConfig(file).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    if (result !== null)
+      expect(result).toMatchObject({
+        code: 'OWNCDN_CONFIG_UNREADABLE',
+        message: `${file}: cannot be read (EACCES)`,
+      });
     expect(result === null || result instanceof OwncdnError).toBe(true);
   });
 
   it('reports YAML syntax errors with their line', () => {
-    expect(problems('site:\n  domain: [unclosed\nnodes: []\n')[0]).toMatch(/^owncdn\.yaml:3 : not valid YAML: /);
+    expect(problems('site:\n  domain: [unclosed\nnodes: []\n')[0]).toMatch(
+      /^owncdn\.yaml:3 : not valid YAML: /,
+    );
   });
 
   it('rejects an empty file and a file of the wrong shape', () => {
-    expect(problems('')).toEqual(['owncdn.yaml:0 : is empty (expected site, nodes and dns sections)']);
+    expect(problems('')).toEqual([
+      'owncdn.yaml:0 : is empty (expected site, nodes and dns sections)',
+    ]);
     expect(problems('- a\n- b\n')).toEqual(['owncdn.yaml:1 : is a list (expected a mapping)']);
   });
 
@@ -103,7 +151,10 @@ describe('loadConfig', () => {
   });
 
   it('reports wrong types and missing keys', () => {
-    const broken = MINIMAL.replace('    default: true\n', '    default: "yes"\n').replace('  domain: example.test\n', '');
+    const broken = MINIMAL.replace('    default: true\n', '    default: "yes"\n').replace(
+      '  domain: example.test\n',
+      '',
+    );
     expect(problems(broken)).toEqual([
       'owncdn.yaml:1 site.domain: is missing (expected text)',
       'owncdn.yaml:7 nodes[0].default: "yes" is text (expected true or false)',
@@ -120,8 +171,10 @@ describe('loadConfig', () => {
   });
 
   it('applies the cross-field rules', () => {
-    const broken = MINIMAL.replace('  - name: fr\n    ipv4: 127.0.0.12\n    continents: [EU]\n', '  - name: au\n    ipv4: 127.0.0.11\n    continents: [EU, EU]\n    default: true\n')
-      .replace('names: [example.test, www.example.test]', 'names: [example.test, www.example.org]');
+    const broken = MINIMAL.replace(
+      '  - name: fr\n    ipv4: 127.0.0.12\n    continents: [EU]\n',
+      '  - name: au\n    ipv4: 127.0.0.11\n    continents: [EU, EU]\n    default: true\n',
+    ).replace('names: [example.test, www.example.test]', 'names: [example.test, www.example.org]');
     expect(problems(broken)).toEqual([
       'owncdn.yaml:3 site.names[1]: "www.example.org" is outside the zone example.test (expected example.test or a name ending in .example.test)',
       'owncdn.yaml:10 nodes[1].name: "au" is already the name of nodes[0] (expected unique node names)',
@@ -140,7 +193,10 @@ describe('loadConfig', () => {
   });
 
   it('requires a root for local nodes and an absolute one for remote nodes', () => {
-    const broken = MINIMAL.replace('    root: ./nodes/au\n', '').replace('    root: ./nodes/fr\n', '    ssh: fr.example.test\n    root: var/lib/owncdn\n');
+    const broken = MINIMAL.replace('    root: ./nodes/au\n', '').replace(
+      '    root: ./nodes/fr\n',
+      '    ssh: fr.example.test\n    root: var/lib/owncdn\n',
+    );
     expect(problems(broken)).toEqual([
       'owncdn.yaml:5 nodes[0]: a local node (no ssh) needs a root (expected root: a directory on this machine)',
       'owncdn.yaml:13 nodes[1].root: "var/lib/owncdn" is relative (expected an absolute path on the node, e.g. /var/lib/owncdn)',
@@ -155,7 +211,9 @@ describe('loadConfig', () => {
     - { name: x.example.org., type: MX, value: "10 mail" }
     - { name: "@", type: SPF, value: "v=spf1" }
 `;
-    expect(problems(broken)).toEqual(['owncdn.yaml:21 dns.records[4].type: "SPF" is not a supported record type (expected one of A, AAAA, CNAME, MX, TXT, CAA, SRV, NS)']);
+    expect(problems(broken)).toEqual([
+      'owncdn.yaml:21 dns.records[4].type: "SPF" is not a supported record type (expected one of A, AAAA, CNAME, MX, TXT, CAA, SRV, NS)',
+    ]);
     expect(problems(broken.replace(/.*SPF.*\n/, ''))).toEqual([
       'owncdn.yaml:17 dns.records[0]: a CNAME cannot be at the zone apex (RFC 1034 §3.6.2: a CNAME cannot coexist with the SOA and NS)',
       'owncdn.yaml:18 dns.records[1].value: "mail.example.test" is not a valid A value (expected an IPv4 address)',
@@ -165,7 +223,8 @@ describe('loadConfig', () => {
   });
 
   it('requires glue for in-zone nameservers, a timeout below the interval, and APIs for DNS-01', () => {
-    const broken = MINIMAL.replace('{ name: ns1.example.test, ipv4: 127.0.0.1 }', '{ name: ns1.example.test }') +
+    const broken =
+      MINIMAL.replace('{ name: ns1.example.test, ipv4: 127.0.0.1 }', '{ name: ns1.example.test }') +
       '  health: { interval: 2s, timeout: 5s }\ncertd:\n  challenge: dns-01\n';
     expect(problems(broken)).toEqual([
       'owncdn.yaml:14 dns.api: DNS-01 needs the geodns API token (expected tokenFile: a file holding the bearer token)',

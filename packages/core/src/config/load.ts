@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ConfigError, OwncdnError } from '../errors.js';
 import type { ConfigIssue } from '../errors.js';
 import { checkRules } from './rules.js';
@@ -34,7 +34,10 @@ function lineOf(doc: Document, counter: LineCounter, path: readonly PathKey[]): 
       const keyStart = rangeStart(pair.key);
       node = pair.value;
       // A scalar reports its own line; a nested block (mapping or list) reports its key's line.
-      offset = isMap(node) || isSeq(node) ? (keyStart ?? offset) : (rangeStart(node) ?? keyStart ?? offset);
+      offset =
+        isMap(node) || isSeq(node)
+          ? (keyStart ?? offset)
+          : (rangeStart(node) ?? keyStart ?? offset);
     } else if (isSeq(node) && typeof key === 'number') {
       const item: unknown = node.items[key];
       if (item === undefined) break;
@@ -79,11 +82,13 @@ function messageFor(issue: z.core.$ZodRawIssue): string | undefined {
     case 'invalid_type': {
       const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
       if (issue.input === undefined) return `is missing (expected ${expected})`;
-      if (typeof issue.input === 'object' && issue.input !== null) return `is ${describeType(issue.input)} (expected ${expected})`;
+      if (typeof issue.input === 'object' && issue.input !== null)
+        return `is ${describeType(issue.input)} (expected ${expected})`;
       return `${quote(issue.input)} is ${describeType(issue.input)} (expected ${expected})`;
     }
     case 'too_small':
-      if (issue.origin === 'array') return `has ${Array.isArray(issue.input) ? issue.input.length : 0} entries (expected at least ${String(issue.minimum)})`;
+      if (issue.origin === 'array')
+        return `has ${Array.isArray(issue.input) ? issue.input.length : 0} entries (expected at least ${String(issue.minimum)})`;
       if (issue.origin === 'string') return 'is empty (expected some text)';
       return `${quote(issue.input)} is too small (expected at least ${String(issue.minimum)})`;
     case 'too_big':
@@ -105,49 +110,56 @@ function editDistance(a: string, b: string): number {
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const current = row[j] ?? 0;
-      row[j] = Math.min(current + 1, (row[j - 1] ?? 0) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row[j] = Math.min(
+        current + 1,
+        (row[j - 1] ?? 0) + 1,
+        previous + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
       previous = current;
     }
   }
   return row[b.length] ?? 0;
 }
 
+/** The schema inside optional/nullable/default/transform wrappers. */
+function unwrapSchema(schema: z.ZodType): z.ZodType {
+  let current = schema;
+  for (;;) {
+    if (
+      current instanceof z.ZodOptional ||
+      current instanceof z.ZodNullable ||
+      current instanceof z.ZodDefault ||
+      current instanceof z.ZodPrefault
+    ) {
+      current = current.unwrap() as z.ZodType;
+    } else if (current instanceof z.ZodPipe) {
+      current = current.in as z.ZodType;
+    } else {
+      return current;
+    }
+  }
+}
+
 /** The keys the schema allows at `path` (for "unknown key" messages). */
 function allowedKeys(path: readonly PathKey[]): string[] {
-  let schema: unknown = fileSchema;
+  let schema: z.ZodType = fileSchema;
   for (const key of path) {
-    const shape = shapeOf(schema);
-    if (typeof key === 'number') schema = elementOf(schema);
-    else if (shape) schema = shape[key];
+    schema = unwrapSchema(schema);
+    if (typeof key === 'number' && schema instanceof z.ZodArray)
+      schema = schema.element as z.ZodType;
+    else if (typeof key === 'string' && schema instanceof z.ZodObject && key in schema.shape)
+      schema = schema.shape[key] as z.ZodType;
     else return [];
   }
-  return Object.keys(shapeOf(schema) ?? {});
-}
-
-function unwrap(schema: unknown): unknown {
-  let current = schema as { _zod?: { def?: { innerType?: unknown; type?: string; in?: unknown } } } | undefined;
-  for (let i = 0; i < 10 && current?._zod?.def; i++) {
-    const def = current._zod.def;
-    const inner = def.innerType ?? (def.type === 'pipe' ? def.in : undefined);
-    if (!inner) break;
-    current = inner as typeof current;
-  }
-  return current;
-}
-
-function shapeOf(schema: unknown): Record<string, unknown> | undefined {
-  const s = unwrap(schema) as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined;
-  return s?._zod?.def?.shape;
-}
-
-function elementOf(schema: unknown): unknown {
-  const s = unwrap(schema) as { _zod?: { def?: { element?: unknown } } } | undefined;
-  return s?._zod?.def?.element;
+  schema = unwrapSchema(schema);
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
 function unknownKeyMessage(key: string, path: readonly PathKey[]): string {
   const allowed = allowedKeys(path);
-  const close = allowed.find((candidate) => editDistance(candidate.toLowerCase(), key.toLowerCase()) <= 2);
+  const close = allowed.find(
+    (candidate) => editDistance(candidate.toLowerCase(), key.toLowerCase()) <= 2,
+  );
   if (close) return `unknown key (did you mean ${close}?)`;
   return `unknown key (expected one of ${allowed.join(', ')})`;
 }
@@ -182,7 +194,15 @@ export function parseConfig(text: string, file: string, options: LoadConfigOptio
     throw new ConfigError(issues);
   }
   const data: unknown = doc.toJS();
-  if (data === null || data === undefined) throw new ConfigError([{ file: display, line: 0, path: '', message: 'is empty (expected site, nodes and dns sections)' }]);
+  if (data === null || data === undefined)
+    throw new ConfigError([
+      {
+        file: display,
+        line: 0,
+        path: '',
+        message: 'is empty (expected site, nodes and dns sections)',
+      },
+    ]);
 
   const result = fileSchema.safeParse(data, { reportInput: true, error: messageFor });
   if (!result.success) {
@@ -217,10 +237,23 @@ export async function loadConfig(file: string, options: LoadConfigOptions = {}):
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new OwncdnError('OWNCDN_CONFIG_NOT_FOUND', `${file}: no such file (expected an owncdn.yaml; see examples/owncdn.yaml, or pass -c PATH)`, { cause: error });
+      throw new OwncdnError(
+        'OWNCDN_CONFIG_NOT_FOUND',
+        `${file}: no such file (expected an owncdn.yaml; see examples/owncdn.yaml, or pass -c PATH)`,
+        { cause: error },
+      );
     }
-    if (code === 'EISDIR') throw new OwncdnError('OWNCDN_CONFIG_UNREADABLE', `${file}: is a directory (expected an owncdn.yaml file)`, { cause: error });
-    throw new OwncdnError('OWNCDN_CONFIG_UNREADABLE', `${file}: cannot be read (${code ?? String(error)})`, { cause: error });
+    if (code === 'EISDIR')
+      throw new OwncdnError(
+        'OWNCDN_CONFIG_UNREADABLE',
+        `${file}: is a directory (expected an owncdn.yaml file)`,
+        { cause: error },
+      );
+    throw new OwncdnError(
+      'OWNCDN_CONFIG_UNREADABLE',
+      `${file}: cannot be read (${code ?? String(error)})`,
+      { cause: error },
+    );
   }
   return parseConfig(text, absolute, { displayName: options.displayName ?? file });
 }

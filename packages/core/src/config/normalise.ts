@@ -67,7 +67,8 @@ export function normaliseConfig(raw: RawConfig, file: string, dir: string): Conf
       trailingSlash: o.trailingSlash,
       redirectHttps: o.redirectHttps,
       headers: o.headers,
-      accessLog: o.accessLog === 'off' || o.accessLog === 'stdout' ? o.accessLog : path(o.accessLog),
+      accessLog:
+        o.accessLog === 'off' || o.accessLog === 'stdout' ? o.accessLog : path(o.accessLog),
       accessLogFormat: o.accessLogFormat,
       maxHeaderBytes: bytes(o.maxHeaderSize),
       maxUrlBytes: bytes(o.maxUrlLength),

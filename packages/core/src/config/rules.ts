@@ -10,7 +10,10 @@ export interface RuleIssue {
   readonly message: string;
 }
 
-type Rule = (config: RawConfig, report: (path: (string | number)[], message: string) => void) => void;
+type Rule = (
+  config: RawConfig,
+  report: (path: (string | number)[], message: string) => void,
+) => void;
 
 /** `www.example.org` is inside `example.org`; so is `example.org` itself. */
 export function isInZone(name: string, zone: string): boolean {
@@ -31,7 +34,11 @@ const uniqueNodeNames: Rule = (config, report) => {
   const seen = new Map<string, number>();
   config.nodes.forEach((node, i) => {
     const first = seen.get(node.name);
-    if (first !== undefined) report(['nodes', i, 'name'], `${quote(node.name)} is already the name of nodes[${first}] (expected unique node names)`);
+    if (first !== undefined)
+      report(
+        ['nodes', i, 'name'],
+        `${quote(node.name)} is already the name of nodes[${first}] (expected unique node names)`,
+      );
     else seen.set(node.name, i);
   });
 };
@@ -43,7 +50,11 @@ const uniqueAddresses: Rule = (config, report) => {
       const address = node[key];
       if (!address) continue;
       const owner = seen.get(address);
-      if (owner !== undefined) report(['nodes', i, key], `${address} is already the address of node ${owner} (expected one address per node)`);
+      if (owner !== undefined)
+        report(
+          ['nodes', i, key],
+          `${address} is already the address of node ${owner} (expected one address per node)`,
+        );
       else seen.set(address, node.name);
     }
   });
@@ -52,11 +63,17 @@ const uniqueAddresses: Rule = (config, report) => {
 const exactlyOneDefault: Rule = (config, report) => {
   const defaults = config.nodes.flatMap((node, i) => (node.default ? [i] : []));
   if (defaults.length === 0) {
-    report(['nodes'], 'no node is the default (expected exactly one node with default: true, which answers when no other node matches)');
+    report(
+      ['nodes'],
+      'no node is the default (expected exactly one node with default: true, which answers when no other node matches)',
+    );
   }
   for (const i of defaults.slice(1)) {
     const first = defaults[0] ?? 0;
-    report(['nodes', i, 'default'], `nodes[${first}] (${config.nodes[first]?.name ?? '?'}) is already the default (expected exactly one default node)`);
+    report(
+      ['nodes', i, 'default'],
+      `nodes[${first}] (${config.nodes[first]?.name ?? '?'}) is already the default (expected exactly one default node)`,
+    );
   }
 };
 
@@ -66,7 +83,11 @@ const continentsCovered: Rule = (config, report) => {
   if (config.nodes.some((node) => node.default)) return;
   const covered = new Set(config.nodes.flatMap((node) => node.continents));
   const missing = CONTINENTS.filter((code) => !covered.has(code));
-  if (missing.length > 0) report(['nodes'], `continents ${missing.join(' ')} are served by no node and there is no default node to fall back to`);
+  if (missing.length > 0)
+    report(
+      ['nodes'],
+      `continents ${missing.join(' ')} are served by no node and there is no default node to fall back to`,
+    );
 };
 
 const duplicateContinents: Rule = (config, report) => {
@@ -84,16 +105,26 @@ const nodeRoots: Rule = (config, report) => {
   config.nodes.forEach((node, i) => {
     if (node.ssh) {
       if (node.root !== undefined && !node.root.startsWith('/')) {
-        report(['nodes', i, 'root'], `${quote(node.root)} is relative (expected an absolute path on the node, e.g. /var/lib/owncdn)`);
+        report(
+          ['nodes', i, 'root'],
+          `${quote(node.root)} is relative (expected an absolute path on the node, e.g. /var/lib/owncdn)`,
+        );
       }
       return;
     }
     if (node.root === undefined) {
-      report(['nodes', i], 'a local node (no ssh) needs a root (expected root: a directory on this machine)');
+      report(
+        ['nodes', i],
+        'a local node (no ssh) needs a root (expected root: a directory on this machine)',
+      );
       return;
     }
     const owner = roots.get(node.root);
-    if (owner !== undefined) report(['nodes', i, 'root'], `${quote(node.root)} is already the root of node ${owner} (expected a directory per local node)`);
+    if (owner !== undefined)
+      report(
+        ['nodes', i, 'root'],
+        `${quote(node.root)} is already the root of node ${owner} (expected a directory per local node)`,
+      );
     roots.set(node.root, node.name);
   });
 };
@@ -101,7 +132,11 @@ const nodeRoots: Rule = (config, report) => {
 const namesInZone: Rule = (config, report) => {
   const zone = config.site.domain;
   (config.site.names ?? []).forEach((name, i) => {
-    if (!isInZone(name, zone)) report(['site', 'names', i], `${quote(name)} is outside the zone ${zone} (expected ${zone} or a name ending in .${zone})`);
+    if (!isInZone(name, zone))
+      report(
+        ['site', 'names', i],
+        `${quote(name)} is outside the zone ${zone} (expected ${zone} or a name ending in .${zone})`,
+      );
   });
 };
 
@@ -109,22 +144,34 @@ const nameservers: Rule = (config, report) => {
   const zone = config.site.domain;
   config.dns.nameservers.forEach((ns, i) => {
     if (isInZone(ns.name, zone) && !ns.ipv4 && !ns.ipv6) {
-      report(['dns', 'nameservers', i], `${ns.name} is inside the zone, so it needs glue (expected ipv4 and/or ipv6)`);
+      report(
+        ['dns', 'nameservers', i],
+        `${ns.name} is inside the zone, so it needs glue (expected ipv4 and/or ipv6)`,
+      );
     }
   });
 };
 
-const RECORD_VALUE_CHECKS: Readonly<Record<string, { test: (v: string) => boolean; expected: string }>> = {
+const RECORD_VALUE_CHECKS: Readonly<
+  Record<string, { test: (v: string) => boolean; expected: string }>
+> = {
   A: { test: isIPv4, expected: 'an IPv4 address' },
   AAAA: { test: isIPv6, expected: 'an IPv6 address' },
   CNAME: { test: (v) => isHostname(v), expected: 'a host name' },
   NS: { test: (v) => isHostname(v), expected: 'a host name' },
-  MX: { test: (v) => /^\d{1,5}\s+\S+$/.test(v) && isHostname(v.split(/\s+/)[1] ?? ''), expected: 'preference and host, e.g. "10 mail.example.org."' },
+  MX: {
+    test: (v) => /^\d{1,5}\s+\S+$/.test(v) && isHostname(v.split(/\s+/)[1] ?? ''),
+    expected: 'preference and host, e.g. "10 mail.example.org."',
+  },
   SRV: {
-    test: (v) => /^\d{1,5}\s+\d{1,5}\s+\d{1,5}\s+\S+$/.test(v) && isHostname(v.split(/\s+/)[3] ?? ''),
+    test: (v) =>
+      /^\d{1,5}\s+\d{1,5}\s+\d{1,5}\s+\S+$/.test(v) && isHostname(v.split(/\s+/)[3] ?? ''),
     expected: 'priority weight port target, e.g. "10 5 5060 sip.example.org."',
   },
-  CAA: { test: (v) => /^\d{1,3}\s+[a-z0-9]+\s+"?[^"]*"?$/i.test(v), expected: 'flags tag value, e.g. 0 issue "letsencrypt.org"' },
+  CAA: {
+    test: (v) => /^\d{1,3}\s+[a-z0-9]+\s+"?[^"]*"?$/i.test(v),
+    expected: 'flags tag value, e.g. 0 issue "letsencrypt.org"',
+  },
   TXT: { test: (v) => v.length > 0, expected: 'text' },
 };
 
@@ -134,17 +181,34 @@ const records: Rule = (config, report) => {
   const byName = new Map<string, string[]>();
   config.dns.records.forEach((record, i) => {
     const name = absoluteName(record.name, zone);
-    if (!isHostname(name, true) && !name.startsWith('_')) report(['dns', 'records', i, 'name'], `${quote(record.name)} is not a valid record name`);
-    if (!isInZone(name, zone)) report(['dns', 'records', i, 'name'], `${quote(record.name)} is outside the zone ${zone}`);
+    if (!isHostname(name, true) && !name.startsWith('_'))
+      report(['dns', 'records', i, 'name'], `${quote(record.name)} is not a valid record name`);
+    if (!isInZone(name, zone))
+      report(['dns', 'records', i, 'name'], `${quote(record.name)} is outside the zone ${zone}`);
     const value = String(record.value);
     const check = RECORD_VALUE_CHECKS[record.type];
-    if (check && !check.test(value)) report(['dns', 'records', i, 'value'], `${quote(value)} is not a valid ${record.type} value (expected ${check.expected})`);
+    if (check && !check.test(value))
+      report(
+        ['dns', 'records', i, 'value'],
+        `${quote(value)} is not a valid ${record.type} value (expected ${check.expected})`,
+      );
     if (record.type === 'CNAME') {
-      if (name === zone.toLowerCase()) report(['dns', 'records', i], 'a CNAME cannot be at the zone apex (RFC 1034 §3.6.2: a CNAME cannot coexist with the SOA and NS)');
-      else if (geoNames.has(name)) report(['dns', 'records', i], `${name} is one of site.names, answered by the nodes (expected no CNAME there)`);
+      if (name === zone.toLowerCase())
+        report(
+          ['dns', 'records', i],
+          'a CNAME cannot be at the zone apex (RFC 1034 §3.6.2: a CNAME cannot coexist with the SOA and NS)',
+        );
+      else if (geoNames.has(name))
+        report(
+          ['dns', 'records', i],
+          `${name} is one of site.names, answered by the nodes (expected no CNAME there)`,
+        );
     }
     if ((record.type === 'A' || record.type === 'AAAA') && geoNames.has(name)) {
-      report(['dns', 'records', i], `${name} is one of site.names, whose ${record.type} records come from the nodes (expected no static ${record.type} there)`);
+      report(
+        ['dns', 'records', i],
+        `${name} is one of site.names, whose ${record.type} records come from the nodes (expected no static ${record.type} there)`,
+      );
     }
     const types = byName.get(name) ?? [];
     types.push(record.type);
@@ -152,8 +216,13 @@ const records: Rule = (config, report) => {
   });
   for (const [name, types] of byName) {
     if (types.includes('CNAME') && types.length > 1) {
-      const i = config.dns.records.findIndex((r) => r.type === 'CNAME' && absoluteName(r.name, zone) === name);
-      report(['dns', 'records', i], `${name} has a CNAME and other records (RFC 1034: a CNAME stands alone)`);
+      const i = config.dns.records.findIndex(
+        (r) => r.type === 'CNAME' && absoluteName(r.name, zone) === name,
+      );
+      report(
+        ['dns', 'records', i],
+        `${name} has a CNAME and other records (RFC 1034: a CNAME stands alone)`,
+      );
     }
   }
 };
@@ -162,7 +231,11 @@ const health: Rule = (config, report) => {
   const { interval, timeout } = config.dns.health;
   const timeoutMs = parseDuration(timeout) ?? 0;
   const intervalMs = parseDuration(interval) ?? 0;
-  if (timeoutMs >= intervalMs) report(['dns', 'health', 'timeout'], `${timeout} is not shorter than the interval ${interval} (expected a timeout below the interval)`);
+  if (timeoutMs >= intervalMs)
+    report(
+      ['dns', 'health', 'timeout'],
+      `${timeout} is not shorter than the interval ${interval} (expected a timeout below the interval)`,
+    );
 };
 
 const certificates: Rule = (config, report) => {
@@ -170,28 +243,53 @@ const certificates: Rule = (config, report) => {
   const siteNames = new Set((config.site.names ?? [zone]).map((n) => n.toLowerCase()));
   const seen = new Set<string>();
   (config.certd.certificates ?? []).forEach((cert, i) => {
-    if (seen.has(cert.name)) report(['certd', 'certificates', i, 'name'], `${quote(cert.name)} is used twice (expected unique certificate names)`);
+    if (seen.has(cert.name))
+      report(
+        ['certd', 'certificates', i, 'name'],
+        `${quote(cert.name)} is used twice (expected unique certificate names)`,
+      );
     seen.add(cert.name);
     const challenge = cert.challenge ?? config.certd.challenge;
     cert.names.forEach((name, j) => {
       const lower = name.toLowerCase();
       if (lower.startsWith('*.')) {
-        if (!isInZone(lower.slice(2), zone)) report(['certd', 'certificates', i, 'names', j], `${quote(name)} is outside the zone ${zone}`);
-        if (challenge !== 'dns-01') report(['certd', 'certificates', i, 'names', j], `${quote(name)} is a wildcard, which needs challenge: dns-01`);
+        if (!isInZone(lower.slice(2), zone))
+          report(
+            ['certd', 'certificates', i, 'names', j],
+            `${quote(name)} is outside the zone ${zone}`,
+          );
+        if (challenge !== 'dns-01')
+          report(
+            ['certd', 'certificates', i, 'names', j],
+            `${quote(name)} is a wildcard, which needs challenge: dns-01`,
+          );
       } else if (!siteNames.has(lower)) {
-        report(['certd', 'certificates', i, 'names', j], `${quote(name)} is not one of site.names (expected a name the nodes answer for)`);
+        report(
+          ['certd', 'certificates', i, 'names', j],
+          `${quote(name)} is not one of site.names (expected a name the nodes answer for)`,
+        );
       }
     });
   });
 };
 
 const dns01Api: Rule = (config, report) => {
-  const usesDns01 = config.certd.challenge === 'dns-01' || (config.certd.certificates ?? []).some((c) => c.challenge === 'dns-01');
+  const usesDns01 =
+    config.certd.challenge === 'dns-01' ||
+    (config.certd.certificates ?? []).some((c) => c.challenge === 'dns-01');
   if (!usesDns01) return;
   config.dns.nameservers.forEach((ns, i) => {
-    if (!ns.api) report(['dns', 'nameservers', i], `${ns.name} has no api URL, which DNS-01 needs to set its TXT records (expected api: http://…:8053)`);
+    if (!ns.api)
+      report(
+        ['dns', 'nameservers', i],
+        `${ns.name} has no api URL, which DNS-01 needs to set its TXT records (expected api: http://…:8053)`,
+      );
   });
-  if (!config.dns.api.tokenFile) report(['dns', 'api'], 'DNS-01 needs the geodns API token (expected tokenFile: a file holding the bearer token)');
+  if (!config.dns.api.tokenFile)
+    report(
+      ['dns', 'api'],
+      'DNS-01 needs the geodns API token (expected tokenFile: a file holding the bearer token)',
+    );
 };
 
 /** The cross-field rules, each a small function (changesets' rules.ts). */

@@ -17,7 +17,9 @@ export function quote(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  return typeof value;
 }
 
 const HOSTNAME_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
@@ -27,17 +29,21 @@ export function isHostname(text: string, wildcard = false): boolean {
   let name = text.endsWith('.') ? text.slice(0, -1) : text;
   if (wildcard && name.startsWith('*.')) name = name.slice(2);
   if (name.length === 0 || name.length > 253) return false;
-  return name.split('.').every((label) => HOSTNAME_LABEL.test(label) || label === '_acme-challenge');
+  return name
+    .split('.')
+    .every((label) => HOSTNAME_LABEL.test(label) || label === '_acme-challenge');
 }
 
 const duration = (example: string) =>
   z.string().refine((v) => parseDuration(v) !== null, {
-    error: (iss) => `${quote(iss.input)} is not a duration (expected e.g. "${example}": a number with ms, s, m, h or d)`,
+    error: (iss) =>
+      `${quote(iss.input)} is not a duration (expected e.g. "${example}": a number with ms, s, m, h or d)`,
   });
 
 const size = (example: string) =>
   z.string().refine((v) => parseSize(v) !== null, {
-    error: (iss) => `${quote(iss.input)} is not a size (expected e.g. "${example}": a number with B, KiB, MiB or GiB)`,
+    error: (iss) =>
+      `${quote(iss.input)} is not a size (expected e.g. "${example}": a number with B, KiB, MiB or GiB)`,
   });
 
 const ipv4 = z.string().refine(isIPv4, {
@@ -47,7 +53,8 @@ const ipv6 = z.string().refine(isIPv6, {
   error: (iss) => `${quote(iss.input)} is not an IPv6 address (expected e.g. 2001:db8::10)`,
 });
 const hostname = z.string().refine((v) => isHostname(v), {
-  error: (iss) => `${quote(iss.input)} is not a valid host name (expected letters, digits, hyphens and dots)`,
+  error: (iss) =>
+    `${quote(iss.input)} is not a valid host name (expected letters, digits, hyphens and dots)`,
 });
 const port = z
   .number()
@@ -55,7 +62,8 @@ const port = z
   .min(1)
   .max(65535, { error: (iss) => `${quote(iss.input)} is not a port (expected 1–65535)` });
 const hostPort = z.string().refine((v) => /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/.test(v), {
-  error: (iss) => `${quote(iss.input)} is not an address (expected host:port, e.g. 127.0.0.1:8053 or [::1]:53)`,
+  error: (iss) =>
+    `${quote(iss.input)} is not an address (expected host:port, e.g. 127.0.0.1:8053 or [::1]:53)`,
 });
 const urlPath = z.string().refine((v) => v.startsWith('/') && !/[\s?#]/.test(v), {
   error: (iss) => `${quote(iss.input)} is not a URL path (expected e.g. /healthz)`,
@@ -63,9 +71,12 @@ const urlPath = z.string().refine((v) => v.startsWith('/') && !/[\s?#]/.test(v),
 const httpUrl = z.string().refine((v) => /^https?:\/\/[^\s/]+/.test(v), {
   error: (iss) => `${quote(iss.input)} is not a URL (expected http:// or https://…)`,
 });
-const continent = z.string().refine((v): v is (typeof CONTINENTS)[number] => (CONTINENTS as readonly string[]).includes(v), {
-  error: (iss) => `${quote(iss.input)} is not a continent code (expected ${CONTINENTS.join(' ')})`,
-});
+const continent = z
+  .string()
+  .refine((v): v is (typeof CONTINENTS)[number] => (CONTINENTS as readonly string[]).includes(v), {
+    error: (iss) =>
+      `${quote(iss.input)} is not a continent code (expected ${CONTINENTS.join(' ')})`,
+  });
 const nodeName = z.string().refine((v) => /^[a-z0-9][a-z0-9-]{0,31}$/.test(v), {
   error: (iss) =>
     `${quote(iss.input)} is not a node name (expected 1–32 lower-case letters, digits or hyphens, e.g. fr or us-east)`,
@@ -76,7 +87,9 @@ export const RECORD_TYPES = ['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'CAA', 'SRV', 'N
 export const KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072'] as const;
 
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T, what: string) =>
-  z.enum(values, { error: (iss) => `${quote(iss.input)} is not ${what} (expected one of ${values.join(', ')})` });
+  z.enum(values, {
+    error: (iss) => `${quote(iss.input)} is not ${what} (expected one of ${values.join(', ')})`,
+  });
 
 const siteSchema = z.strictObject({
   domain: hostname,
@@ -99,7 +112,11 @@ const nodeSchema = z.strictObject({
 
 const sshSchema = z.strictObject({
   config: z.string().min(1).nullable().default(null),
-  options: z.array(z.string().regex(/^[A-Za-z]+=.*$/, { error: 'is not an ssh option (expected Key=Value)' })).default([]),
+  options: z
+    .array(
+      z.string().regex(/^[A-Za-z]+=.*$/, { error: 'is not an ssh option (expected Key=Value)' }),
+    )
+    .default([]),
   connectTimeout: duration('10s').default(DEFAULTS.ssh.connectTimeout),
 });
 
@@ -110,7 +127,8 @@ const originSchema = z.strictObject({
   bind: z
     .string()
     .refine((v) => v === 'all' || v === 'node' || isIPv4(v) || isIPv6(v), {
-      error: (iss) => `${quote(iss.input)} is not a bind address (expected all, node, or an IP address)`,
+      error: (iss) =>
+        `${quote(iss.input)} is not a bind address (expected all, node, or an IP address)`,
     })
     .default(o.bind),
   admin: hostPort.nullable().default(null),
@@ -121,7 +139,12 @@ const originSchema = z.strictObject({
   trailingSlash: oneOf(['add', 'remove'], 'a trailing-slash policy').default(o.trailingSlash),
   redirectHttps: z.boolean().default(o.redirectHttps),
   headers: z
-    .array(z.strictObject({ match: z.string().min(1), headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/), z.string()) }))
+    .array(
+      z.strictObject({
+        match: z.string().min(1),
+        headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/), z.string()),
+      }),
+    )
     .default([]),
   accessLog: z.string().min(1).default(o.accessLog),
   accessLogFormat: oneOf(['combined', 'json'], 'an access-log format').default(o.accessLogFormat),
@@ -175,7 +198,10 @@ const dnsSchema = z.strictObject({
       jitter: z.number().min(0).max(0.5).default(d.health.jitter),
     })
     .prefault({}),
-  listen: z.array(hostPort).min(1).default([...d.listen]),
+  listen: z
+    .array(hostPort)
+    .min(1)
+    .default([...d.listen]),
   workers: z.number().int().min(0).max(256).default(d.workers),
   api: z
     .strictObject({
@@ -199,8 +225,20 @@ const dnsSchema = z.strictObject({
 
 const c = DEFAULTS.certd;
 const certificateSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9*][a-z0-9.*-]*$/, { error: 'is not a certificate name (expected e.g. example.org)' }),
-  names: z.array(z.string().refine((v) => isHostname(v, true), { error: (iss) => `${quote(iss.input)} is not a host name` })).min(1),
+  name: z
+    .string()
+    .regex(/^[a-z0-9*][a-z0-9.*-]*$/, {
+      error: 'is not a certificate name (expected e.g. example.org)',
+    }),
+  names: z
+    .array(
+      z
+        .string()
+        .refine((v) => isHostname(v, true), {
+          error: (iss) => `${quote(iss.input)} is not a host name`,
+        }),
+    )
+    .min(1),
   keyType: oneOf(KEY_TYPES, 'a key type').optional(),
   challenge: oneOf(['http-01', 'dns-01'], 'a challenge type').optional(),
 });
@@ -208,12 +246,17 @@ const certificateSchema = z.strictObject({
 const certdSchema = z.strictObject({
   email: z
     .string()
-    .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, { error: (iss) => `${quote(iss.input)} is not an e-mail address` })
+    .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, {
+      error: (iss) => `${quote(iss.input)} is not an e-mail address`,
+    })
     .nullable()
     .default(null),
   directory: z.string().min(1).default(c.directory),
   agreeTerms: z.boolean().default(false),
-  eab: z.strictObject({ kid: z.string().min(1), hmacFile: z.string().min(1) }).nullable().default(null),
+  eab: z
+    .strictObject({ kid: z.string().min(1), hmacFile: z.string().min(1) })
+    .nullable()
+    .default(null),
   challenge: oneOf(['http-01', 'dns-01'], 'a challenge type').default(c.challenge),
   http01Mode: oneOf(['stateless', 'per-token'], 'an HTTP-01 mode').default(c.http01Mode),
   state: z.string().min(1).default(c.state),
@@ -228,7 +271,12 @@ const certdSchema = z.strictObject({
 });
 
 const syncSchema = z.strictObject({
-  keep: z.number().int().min(2, { error: 'must be at least 2 (the current and the previous release)' }).max(1000).default(DEFAULTS.sync.keep),
+  keep: z
+    .number()
+    .int()
+    .min(2, { error: 'must be at least 2 (the current and the previous release)' })
+    .max(1000)
+    .default(DEFAULTS.sync.keep),
   exclude: z.array(z.string().min(1)).default([]),
   confirmTimeout: duration('30s').default(DEFAULTS.sync.confirmTimeout),
 });
