@@ -1,0 +1,137 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger, loadConfig } from '@owncdn/core';
+import type { Config, Logger } from '@owncdn/core';
+import { onTestFinished } from 'vitest';
+import { startChallTestSrv, startPebble } from '../../../test/support/pebble.js';
+import type { ChallTestSrv, Pebble, PebbleOptions } from '../../../test/support/pebble.js';
+import { findPortFreeOnAll } from '../../../test/support/ports.js';
+import { makeTempDir } from '../../../test/support/tmp.js';
+import type { CertdOptions, CertdTimings } from '../src/index.js';
+
+/** The "regions": three loopback addresses sharing one HTTP and one HTTPS port. */
+export const NODE_ADDRESSES = ['127.0.0.11', '127.0.0.12', '127.0.0.13'] as const;
+export const NAMES = ['example.test', 'www.example.test'] as const;
+
+/** Short knobs for Pebble on loopback (STYLE.md §9: timing knobs are options). */
+export const FAST_TIMINGS: Partial<CertdTimings> = {
+  requestTimeoutMs: 5_000,
+  pollIntervalMs: 50,
+  pollMaxIntervalMs: 200,
+  pollAttempts: 60,
+  checkAttempts: 40,
+  checkIntervalMs: 50,
+  retryDelaysMs: [1_000, 2_000, 4_000],
+};
+
+/** A logger writing JSON lines into memory, to assert on events and on secrets never appearing. */
+export function memoryLogger(level: 'debug' | 'info' = 'debug'): {
+  log: Logger;
+  text(): string;
+  lines(): Record<string, unknown>[];
+} {
+  let text = '';
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      text += chunk.toString('utf8');
+      callback();
+    },
+  });
+  const log = createLogger({ level, destination });
+  return {
+    log,
+    text: () => text,
+    lines: () =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((line): Record<string, unknown> => {
+          const parsed: unknown = JSON.parse(line);
+          return typeof parsed === 'object' && parsed !== null ? { ...parsed } : {};
+        }),
+  };
+}
+
+export interface Lab {
+  readonly dir: string;
+  readonly httpPort: number;
+  readonly httpsPort: number;
+  readonly dns: ChallTestSrv;
+  readonly pebble: Pebble;
+  readonly roots: readonly string[];
+  readonly stateDir: string;
+}
+
+/**
+ * Pebble (validating through challtestsrv, whose A records send each name
+ * to a node address) and three node roots on 127.0.0.11-13.
+ */
+export async function startLab(options: { pebble?: Partial<PebbleOptions> } = {}): Promise<Lab> {
+  const dir = await makeTempDir('owncdn-certd-');
+  const [httpPort, httpsPort] = [
+    await findPortFreeOnAll(NODE_ADDRESSES),
+    await findPortFreeOnAll(NODE_ADDRESSES),
+  ];
+  // Each name resolves to a different node, so validations land on more than one of them.
+  const dns = await startChallTestSrv({
+    a: { [NAMES[0]]: [NODE_ADDRESSES[0]], [NAMES[1]]: [NODE_ADDRESSES[1]] },
+  });
+  const pebble = await startPebble({ httpPort, dnsServer: dns.dnsServer, ...options.pebble });
+  const roots = await Promise.all(
+    ['au', 'us', 'fr'].map(async (name) => {
+      const root = join(dir, 'nodes', name);
+      await mkdir(root, { recursive: true });
+      return root;
+    }),
+  );
+  return { dir, httpPort, httpsPort, dns, pebble, roots, stateDir: join(dir, 'certd-state') };
+}
+
+/** Writes an owncdn.yaml for the lab (local nodes) and loads it. `certd` lines are appended to the certd section. */
+export async function labConfig(
+  lab: Lab,
+  extra: { certd?: string; nodes?: (i: number) => string; directory?: string } = {},
+): Promise<Config> {
+  const nodes = ['au', 'us', 'fr']
+    .map(
+      (name, i) => `  - name: ${name}
+    ipv4: ${NODE_ADDRESSES[i]}
+    continents: [${['OC, AS', 'NA', 'EU, AF, SA'][i]}]
+    default: ${i === 0}
+    root: ${lab.roots[i]}
+${extra.nodes?.(i) ?? ''}`,
+    )
+    .join('\n');
+  const text = `site:
+  domain: example.test
+  names: [${NAMES.join(', ')}]
+nodes:
+${nodes}
+origin:
+  http: ${lab.httpPort}
+  https: ${lab.httpsPort}
+  bind: node
+dns:
+  nameservers: [{ name: ns1.example.test, ipv4: 127.0.0.1 }]
+certd:
+  email: admin@example.test
+  directory: ${extra.directory ?? lab.pebble.directoryUrl}
+  caCert: ${lab.pebble.apiCaPath}
+  agreeTerms: true
+  state: ${lab.stateDir}
+${extra.certd ?? ''}`;
+  const file = join(lab.dir, `owncdn-${Math.random().toString(36).slice(2)}.yaml`);
+  await writeFile(file, text);
+  return loadConfig(file);
+}
+
+/** Options for runCertdOnce/startCertd in tests. */
+export function testOptions(log: Logger, more: Partial<CertdOptions> = {}): CertdOptions {
+  return { log, timings: FAST_TIMINGS, ...more };
+}
+
+/** Registers `fn` to run when the test finishes (a close function). */
+export function cleanup(fn: () => Promise<unknown>): void {
+  onTestFinished(async () => void (await fn()));
+}

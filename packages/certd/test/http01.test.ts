@@ -1,0 +1,77 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { readState, runCertdOnce } from '../src/index.js';
+import { servedSerial } from '../src/deploy.js';
+import { startFakeOrigin } from './fake-origin.js';
+import {
+  NAMES,
+  NODE_ADDRESSES,
+  labConfig,
+  memoryLogger,
+  startLab,
+  testOptions,
+} from './helpers.js';
+
+describe('first issuance over HTTP-01', () => {
+  it('obtains one certificate for site.names and makes it live on all three nodes', async () => {
+    const lab = await startLab();
+    const config = await labConfig(lab);
+    for (const [i, root] of lab.roots.entries()) {
+      await startFakeOrigin({
+        root,
+        address: NODE_ADDRESSES[i] ?? '',
+        httpPort: lab.httpPort,
+        httpsPort: lab.httpsPort,
+        cert: 'example.test',
+      });
+    }
+    const logs = memoryLogger();
+    const started = performance.now();
+    const result = await runCertdOnce(config, testOptions(logs.log));
+    const elapsedMs = performance.now() - started;
+    expect(result).toMatchObject({
+      ok: true,
+      certificates: [{ name: 'example.test', issued: true, error: null, nodesBehind: [] }],
+    });
+
+    const state = await readState(lab.stateDir);
+    const current = state.certificates['example.test']?.current;
+    expect([...(current?.names ?? [])].sort()).toEqual([...NAMES].sort());
+    for (const address of NODE_ADDRESSES) {
+      expect((await servedSerial(address, lab.httpsPort, 'www.example.test', 2_000)).serial).toBe(
+        current?.serial,
+      );
+    }
+    // Chained to this Pebble run's root.
+    const chain = await readFile(
+      join(lab.roots[0] ?? '', 'certs/example.test/fullchain.pem'),
+      'utf8',
+    );
+    const leaf = new X509Certificate(chain);
+    expect(leaf.checkHost('www.example.test')).toBe('www.example.test');
+    expect(leaf.publicKey.asymmetricKeyType).toBe('ec');
+
+    // Key files: 0600 on every node and in the state directory.
+    for (const root of lab.roots)
+      expect((await stat(join(root, 'certs/example.test/privkey.pem'))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(lab.stateDir, 'account.key'))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(lab.stateDir, 'state.json'))).mode & 0o777).toBe(0o600);
+
+    // Keys never reach the log.
+    const accountKey = await readFile(join(lab.stateDir, 'account.key'), 'utf8');
+    const certKey = await readFile(
+      join(lab.roots[0] ?? '', 'certs/example.test/privkey.pem'),
+      'utf8',
+    );
+    const text = logs.text();
+    expect(text).toContain('"msg":"certificate live on node"');
+    expect(text).not.toContain('PRIVATE KEY');
+    for (const pem of [accountKey, certKey]) {
+      const body = pem.replace(/-----[^-]+-----/g, '').replace(/\s/g, '');
+      expect(text).not.toContain(body.slice(20, 60));
+    }
+    console.info(`order to live on 3 nodes: ${Math.round(elapsedMs)} ms (incl. account creation)`);
+  });
+});
