@@ -115,6 +115,10 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<Sshd> {
       'MaxSessions 64',
       'MaxStartups 64',
       'LogLevel VERBOSE',
+      // bash sources ~/.bashrc for commands run by sshd only at shell level 1;
+      // starting at 2 keeps a developer's slow .bashrc (pyenv init: ~300 ms)
+      // out of every session, as on a clean deploy user.
+      'SetEnv SHLVL=1',
       '',
     ].join('\n'),
   );

@@ -19,12 +19,17 @@ export interface NodeTransport {
    * specific code for unreachable hosts, refused keys, changed host keys,
    * rsync missing, disk full and permission problems.
    */
-  syncDirectory(source: string, dest: string, options?: SyncDirectoryOptions): Promise<TransferResult>;
+  syncDirectory(
+    source: string,
+    dest: string,
+    options?: SyncDirectoryOptions,
+  ): Promise<TransferResult>;
 
   /**
    * Writes a set of files so readers see the old set or the new set, never a
    * mix: the files go to a fresh versioned directory beside `dir`, then `dir`
-   * (a symlink) is switched to it and the previous version removed.
+   * (a symlink) is switched to it and the previous version removed. The
+   * version directory is `.<name>.<stamp>` beside `dir` (hidden from listings).
    */
   putFileSet(dir: string, files: readonly FileToWrite[]): Promise<void>;
 
@@ -43,11 +48,33 @@ export interface NodeTransport {
   /** Points the symlink `path` at `target` atomically (new link renamed over the old). */
   switchLink(path: string, target: string): Promise<void>;
 
-  /** Runs a shell command on the node (not available to rrsync-restricted users). */
-  run(command: string, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<{ stdout: string; stderr: string }>;
+  /**
+   * Does everything of `switchLink` that can be done ahead (a temporary link
+   * locally; a connected rsync waiting for its file list remotely), so that
+   * `commit()` on several nodes at once flips them within milliseconds of
+   * each other. `cancel()` leaves the link as it was.
+   */
+  prepareSwitchLink(path: string, target: string): Promise<PreparedSwitch>;
+
+  /**
+   * Runs a shell command on the node (local nodes: in a shell with the root as
+   * working directory). Throws OWNCDN_REMOTE_COMMAND_FAILED on a non-zero exit,
+   * and for rrsync-restricted users, who may run rsync only.
+   */
+  run(
+    command: string,
+    options?: { signal?: AbortSignal; timeoutMs?: number },
+  ): Promise<{ stdout: string; stderr: string }>;
 
   /** Ends the shared ssh connection (ControlMaster), if any. */
   close(): Promise<void>;
+}
+
+export interface PreparedSwitch {
+  /** Flips the link; resolves once it points at the new target. */
+  commit(): Promise<void>;
+  /** Gives up without touching the link. */
+  cancel(): Promise<void>;
 }
 
 export interface FileToWrite {
@@ -64,15 +91,22 @@ export interface DirEntry {
 }
 
 export interface SyncDirectoryOptions {
-  /** A directory (relative to root) whose identical files are hard-linked instead of sent. */
-  readonly linkDest?: string;
+  /**
+   * Directories (relative to root) whose identical files are hard-linked
+   * instead of sent (rsync `--link-dest`, passed as absolute paths; at most 20).
+   */
+  readonly linkDest?: string | readonly string[];
   /** Delete files in dest that are not in source. */
   readonly delete?: boolean;
   /** Compare by content, not size and mtime (survives a fresh git checkout). */
   readonly checksum?: boolean;
   /** List what would change; touch nothing. */
   readonly dryRun?: boolean;
+  /** rsync filter rules (`- .*`, `+ /.well-known/`), applied in order before `exclude`. */
+  readonly filters?: readonly string[];
   readonly exclude?: readonly string[];
+  /** Upload bandwidth limit (rsync `--bwlimit`), KiB/s. */
+  readonly bwlimitKiBps?: number;
   readonly signal?: AbortSignal;
   /** Called as bytes move (throttled by rsync's own progress output). */
   readonly onProgress?: (progress: TransferProgress) => void;

@@ -1,0 +1,336 @@
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import type { Config, NodeConfig } from '../config/types.js';
+import { OwncdnError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { failureError } from './failure.js';
+import { isVersionOf, versionName } from './local.js';
+import { checkLinkTarget, checkNodePath, splitNodePath } from './paths.js';
+import { filterLiteral, parseListLine, runRsync, startRsync } from './rsync.js';
+import type { RsyncRun } from './rsync.js';
+import { SshSession } from './ssh.js';
+import { runSyncDirectory } from './sync-directory.js';
+import type {
+  DirEntry,
+  FileToWrite,
+  NodeTransport,
+  PreparedSwitch,
+  SyncDirectoryOptions,
+  TransferResult,
+} from './types.js';
+
+/** rrsync (without -no-lock) lets one rsync at a time into its directory. */
+const RRSYNC_LOCKED = /Another instance of rrsync is already accessing this directory/;
+/** Waits before retrying a locked rrsync: elapsed 0.1, 0.3, 0.7, 1.5 s (a push's switch or a cert write holds it briefly). */
+const RRSYNC_LOCK_RETRY_MS = [100, 200, 400, 800] as const;
+
+/** How the far side runs rsync, learnt once per transport from `rsync --version`. */
+interface FarSide {
+  /** True behind an rrsync forced command: paths are then rooted at rrsync's directory (`/x` = `<root>/x`). */
+  readonly restricted: boolean;
+  readonly version: string | null;
+}
+
+/** rsync's "No such file or directory" for a missing source or destination parent (rrsync says it its own way). */
+const MISSING =
+  /(change_dir|link_stat|mkdir|opendir) .*failed: No such file or directory \(2\)|rrsync error: .*No such file or directory/;
+
+/**
+ * A node reached over the system ssh and rsync. Every operation but `run` is
+ * one rsync call, so a deploy user restricted by `rrsync <root>` can do all of
+ * them; all calls share one ControlMaster connection.
+ */
+export function createRemoteTransport(
+  config: Config,
+  node: NodeConfig,
+  log: Logger,
+): NodeTransport {
+  const label = `${node.name} (${node.ssh ?? ''})`;
+  const session = new SshSession(config, node, label, log);
+  const host = session.rsyncHost;
+  let farSide: Promise<FarSide> | null = null;
+  let scratch: string | null = null;
+
+  const probe = async (): Promise<FarSide> => {
+    await session.connect();
+    const result = await session.exec('rsync --version');
+    const stdout = typeof result.stdout === 'string' ? result.stdout : '';
+    const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+    if (result.exitCode === 0 && /rsync\s+version/.test(stdout)) {
+      return { restricted: false, version: /rsync\s+version\s+(\S+)/.exec(stdout)?.[1] ?? null };
+    }
+    // rrsync refuses anything but `rsync --server …`, saying so on stderr.
+    if (/rrsync/.test(stderr)) return { restricted: true, version: null };
+    throw failureError(
+      'connect to',
+      label,
+      { exitCode: result.exitCode, stderr, program: result.exitCode === 255 ? 'ssh' : 'rsync' },
+      session.target,
+    );
+  };
+  const far = (): Promise<FarSide> => {
+    farSide ??= probe().catch((error: unknown) => {
+      farSide = null;
+      throw error;
+    });
+    return farSide;
+  };
+  /** The path rsync on the node must be given for `rel` (checked, relative to root). */
+  const remotePath = async (rel: string): Promise<string> => {
+    const side = await far();
+    const base = side.restricted ? '' : node.root.replace(/\/+$/, '');
+    return rel === '' ? `${base}/` : `${base}/${rel}`;
+  };
+  const remoteArg = async (rel: string, slash = false): Promise<string> => {
+    const path = await remotePath(rel);
+    return `${host}:${slash && !path.endsWith('/') ? `${path}/` : path}`;
+  };
+  const localScratch = async (): Promise<string> => {
+    scratch ??= await mkdtemp(join(tmpdir(), 'owncdn-put-'));
+    return mkdtemp(join(scratch, 'x'));
+  };
+  const fail = (operation: string, run: RsyncRun): never => {
+    if (run.aborted)
+      throw new OwncdnError('OWNCDN_RSYNC_FAILED', `${operation} ${label} was interrupted`, {
+        retryable: true,
+      });
+    throw failureError(
+      operation,
+      label,
+      { exitCode: run.exitCode, stderr: run.stderr, program: 'rsync' },
+      session.target,
+    );
+  };
+  const rsync = async (
+    operation: string,
+    args: readonly string[],
+    options: { allowMissing?: boolean } = {},
+  ): Promise<RsyncRun | null> => {
+    let run = await runRsync(['-e', session.rshCommand(), ...args]);
+    for (const delayMs of RRSYNC_LOCK_RETRY_MS) {
+      if (!RRSYNC_LOCKED.test(run.stderr)) break;
+      await sleep(delayMs);
+      run = await runRsync(['-e', session.rshCommand(), ...args]);
+    }
+    log.debug({ node: node.name, args, exitCode: run.exitCode }, 'rsync');
+    if (run.exitCode === 0) return run;
+    if (
+      options.allowMissing &&
+      (run.exitCode === 23 || run.exitCode === 1 || run.exitCode === 12) &&
+      MISSING.test(run.stderr)
+    )
+      return null;
+    return fail(operation, run);
+  };
+
+  const readLink = async (path: string): Promise<string | null> => {
+    const rel = checkNodePath(path, label);
+    const run = await rsync(
+      'read link on',
+      ['--list-only', '--links', '--no-human-readable', '-8', await remoteArg(rel)],
+      { allowMissing: true },
+    );
+    if (!run) return null;
+    for (const line of run.lines) {
+      const entry = parseListLine(line);
+      if (entry) return entry.type === 'symlink' ? entry.target : null;
+    }
+    return null;
+  };
+
+  const prepareSwitchLink = async (path: string, target: string): Promise<PreparedSwitch> => {
+    const rel = checkNodePath(path, label);
+    checkLinkTarget(rel, target, label);
+    const { parent, name } = splitNodePath(rel);
+    const dir = await localScratch();
+    await symlink(target, join(dir, name));
+    // Connected now, waiting for its file list: commit() only sends the list,
+    // so several nodes flip within a round trip of each other (NOTES.md: a new
+    // ssh channel at flip time costs ~1.5 round trips). rsync ≥ 3.2.4 replaces
+    // an existing symlink by creating a temporary one and renaming it over.
+    const dest = await remoteArg(parent, true); // connects first, so rshCommand() names the ControlPath
+    const args = [
+      '-e',
+      session.rshCommand(),
+      '-l',
+      '--from0',
+      '--files-from=-',
+      '--mkpath',
+      `${dir}/`,
+      dest,
+    ];
+    const started = startRsync(args);
+    let done = false;
+    const finish = async (list: string) => {
+      if (done) return null;
+      done = true;
+      started.stdin?.end(list);
+      const run = await started.finished;
+      await rm(dir, { recursive: true, force: true });
+      return run;
+    };
+    return {
+      commit: async () => {
+        const run = await finish(`${name}\0`);
+        log.debug({ node: node.name, args, exitCode: run?.exitCode }, 'rsync switch');
+        if (run && run.exitCode !== 0) fail('switch on', run);
+      },
+      cancel: async () => {
+        await finish('');
+      },
+    };
+  };
+
+  const switchLink = async (path: string, target: string): Promise<void> => {
+    const prepared = await prepareSwitchLink(path, target);
+    await prepared.commit();
+  };
+
+  const remove = async (paths: readonly string[]): Promise<void> => {
+    const byParent = new Map<string, string[]>();
+    for (const path of paths) {
+      const rel = checkNodePath(path, label);
+      if (rel === '')
+        throw new OwncdnError('OWNCDN_PATH_UNSAFE', `refusing to remove the root of ${label}`);
+      const { parent, name } = splitNodePath(rel);
+      byParent.set(parent, [...(byParent.get(parent) ?? []), name]);
+    }
+    for (const [parent, names] of byParent) {
+      const empty = await localScratch();
+      // An empty source with --delete removes exactly what the filters
+      // include; everything else is excluded and so protected.
+      const filters = names.flatMap((n) => [
+        `--filter=+ /${filterLiteral(n)}`,
+        `--filter=+ /${filterLiteral(n)}/***`,
+      ]);
+      await rsync(
+        'remove on',
+        ['-r', '--delete', ...filters, '--filter=- *', `${empty}/`, await remoteArg(parent, true)],
+        { allowMissing: true },
+      );
+      await rm(empty, { recursive: true, force: true });
+    }
+  };
+
+  return {
+    node,
+    label,
+
+    async syncDirectory(
+      source: string,
+      dest: string,
+      options: SyncDirectoryOptions = {},
+    ): Promise<TransferResult> {
+      const destRel = checkNodePath(dest, label);
+      const linkDests = await Promise.all(
+        [options.linkDest ?? []].flat().map((d) => remotePath(checkNodePath(d, label))),
+      );
+      const destArg = await remoteArg(destRel, true); // connects first, so rshCommand() names the ControlPath
+      const { run, result, args } = await runSyncDirectory(
+        source,
+        { rsh: session.rshCommand(), dest: destArg, linkDests },
+        options,
+      );
+      log.debug({ node: node.name, args, exitCode: run.exitCode }, 'rsync');
+      if (run.exitCode !== 0 || run.aborted) fail('upload to', run);
+      return result;
+    },
+
+    async putFileSet(dir: string, files: readonly FileToWrite[]): Promise<void> {
+      const rel = checkNodePath(dir, label);
+      const { parent, name } = splitNodePath(rel);
+      const local = await localScratch();
+      const version = versionName(name);
+      for (const file of files) {
+        const path = join(local, version, checkNodePath(file.name, label));
+        await mkdir(join(path, '..'), { recursive: true });
+        await writeFile(path, file.data);
+        await chmod(path, file.mode ?? 0o644);
+      }
+      await mkdir(join(local, version), { recursive: true });
+      await rsync('write to', [
+        '-rp',
+        '--chmod=D755',
+        '--fsync',
+        '--mkpath',
+        join(local, version),
+        await remoteArg(parent, true),
+      ]);
+      await rm(local, { recursive: true, force: true });
+      const previous = await readLink(rel);
+      await switchLink(rel, version);
+      if (previous !== null && previous !== version && isVersionOf(name, previous))
+        await remove([parent ? `${parent}/${previous}` : previous]);
+    },
+
+    async putFile(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+      const rel = checkNodePath(path, label);
+      const { parent, name } = splitNodePath(rel);
+      const local = await localScratch();
+      await writeFile(join(local, name), data);
+      await chmod(join(local, name), mode);
+      // rsync writes a temporary file beside the target and renames it into place.
+      await rsync('write to', [
+        '-p',
+        '--ignore-times',
+        '--fsync',
+        '--mkpath',
+        join(local, name),
+        await remoteArg(parent, true),
+      ]);
+      await rm(local, { recursive: true, force: true });
+    },
+
+    remove,
+
+    async list(dir: string): Promise<DirEntry[] | null> {
+      const rel = checkNodePath(dir, label);
+      const run = await rsync(
+        'list on',
+        ['--list-only', '--no-human-readable', '-8', await remoteArg(rel, true)],
+        { allowMissing: true },
+      );
+      if (!run) return null;
+      const entries: DirEntry[] = [];
+      for (const line of run.lines) {
+        const entry = parseListLine(line);
+        if (entry && entry.name !== '.')
+          entries.push({ name: entry.name, type: entry.type, size: entry.size });
+      }
+      return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    readLink,
+    switchLink,
+    prepareSwitchLink,
+
+    async run(command: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}) {
+      if ((await far()).restricted) {
+        throw new OwncdnError(
+          'OWNCDN_REMOTE_COMMAND_FAILED',
+          `command on ${label} refused: the node only allows rsync (rrsync forced command); use a user with a shell for this`,
+        );
+      }
+      const result = await session.exec(command, options);
+      const stdout = typeof result.stdout === 'string' ? result.stdout : '';
+      const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+      if (result.exitCode !== 0) {
+        throw failureError(
+          'command on',
+          label,
+          { exitCode: result.exitCode, stderr, program: result.exitCode === 255 ? 'ssh' : 'sh' },
+          session.target,
+        );
+      }
+      return { stdout, stderr };
+    },
+
+    async close(): Promise<void> {
+      await session.close();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+      scratch = null;
+    },
+  };
+}

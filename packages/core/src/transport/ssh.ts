@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { Config, NodeConfig } from '../config/types.js';
+import { OwncdnError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { failureError } from './failure.js';
+
+/** Processes run in the C locale so their messages (which we classify) stay English. */
+export const PROCESS_ENV = { LC_ALL: 'C', LANG: 'C' } as const;
+
+/** An idle shared connection closes itself after this long, so a crashed owncdn leaves nothing behind for long. */
+const CONTROL_PERSIST_S = 60;
+
+/** `user@host:port` → ssh's own arguments; an alias or `user@host` passes through. */
+export function parseSshTarget(spec: string): {
+  target: string;
+  rsyncHost: string;
+  port: number | null;
+} {
+  const match = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:@\s]+)(?::(\d+))?$/.exec(spec);
+  if (!match)
+    throw new OwncdnError(
+      'OWNCDN_CONFIG_INVALID',
+      `ssh target ${JSON.stringify(spec)} is not user@host[:port], host or an ssh_config alias`,
+    );
+  const [, user, rawHost = spec, port] = match;
+  const host = rawHost.startsWith('[') ? rawHost.slice(1, -1) : rawHost;
+  const prefix = user ? `${user}@` : '';
+  // rsync splits `host:path` at the first colon, so an IPv6 address needs brackets.
+  return {
+    target: `${prefix}${host}`,
+    rsyncHost: `${prefix}${host.includes(':') ? `[${host}]` : host}`,
+    port: port ? Number(port) : null,
+  };
+}
+
+/** Quotes one word for a shell (and for rsync's `-e` splitter, which honours single quotes). */
+export function quoteWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * One node's ssh connection: a ControlMaster started on first use and shared
+ * by every ssh and rsync call of the transport (a fresh connection costs
+ * ~270 ms, a multiplexed session ~13 ms: NOTES.md), closed by `close()`.
+ */
+export class SshSession {
+  readonly target: string;
+  /** The host part of rsync's `host:path` arguments. */
+  readonly rsyncHost: string;
+  readonly #port: number | null;
+  readonly #config: Config;
+  readonly #label: string;
+  readonly #log: Logger;
+  #controlDir: string | null = null;
+  #master: Promise<void> | null = null;
+  #closed = false;
+
+  constructor(config: Config, node: NodeConfig, label: string, log: Logger) {
+    if (node.ssh === null)
+      throw new OwncdnError('OWNCDN_INTERNAL', `node ${node.name} has no ssh target`);
+    const { target, rsyncHost, port } = parseSshTarget(node.ssh);
+    this.target = target;
+    this.rsyncHost = rsyncHost;
+    this.#port = port;
+    this.#config = config;
+    this.#label = label;
+    this.#log = log;
+  }
+
+  /** Options shared by the master and every multiplexed call (without the target). */
+  #baseArgs(): string[] {
+    const args: string[] = [];
+    if (this.#config.ssh.config) args.push('-F', this.#config.ssh.config);
+    if (this.#port !== null) args.push('-p', String(this.#port));
+    args.push(
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `ConnectTimeout=${Math.max(1, Math.ceil(this.#config.ssh.connectTimeoutMs / 1000))}`,
+      '-o',
+      'ServerAliveInterval=15',
+    );
+    for (const option of this.#config.ssh.options) args.push('-o', option);
+    if (this.#controlDir) args.push('-o', `ControlPath=${join(this.#controlDir, 'm')}`);
+    return args;
+  }
+
+  /**
+   * Arguments for a multiplexed call. ControlMaster=no here: the master was
+   * started by `connect()`; a call that became a master itself would fork a
+   * ControlPersist process holding our stderr pipe open until it expires.
+   * Without a live master, ssh simply connects directly.
+   */
+  commandArgs(): string[] {
+    return [...this.#baseArgs(), '-o', 'ControlMaster=no'];
+  }
+
+  /** The `-e` value for rsync (a command line rsync splits itself); call after `connect()`. */
+  rshCommand(): string {
+    return ['ssh', ...this.commandArgs()].map(quoteWord).join(' ');
+  }
+
+  /** Opens the shared connection once; throws the classified error when the node cannot be reached. */
+  connect(): Promise<void> {
+    if (this.#closed)
+      return Promise.reject(
+        new OwncdnError('OWNCDN_INTERNAL', `transport to ${this.#label} used after close()`),
+      );
+    this.#master ??= this.#startMaster().catch((error: unknown) => {
+      this.#master = null;
+      throw error;
+    });
+    return this.#master;
+  }
+
+  async #startMaster(): Promise<void> {
+    const key = createHash('sha256').update(this.target).digest('hex').slice(0, 8);
+    // A short private directory: unix socket paths are limited to ~104 bytes.
+    this.#controlDir ??= await mkdtemp(join(tmpdir(), `owncdn-ssh-${key}-`));
+    // `-f` backgrounds ssh once it has authenticated, so the parent's exit is
+    // the readiness signal. The forked master keeps stderr open, so stderr goes
+    // to a file rather than a pipe we would wait on.
+    const errFile = join(this.#controlDir, 'master.err');
+    const args = [
+      ...this.#baseArgs(),
+      '-o',
+      'ControlMaster=yes',
+      '-o',
+      `ControlPersist=${CONTROL_PERSIST_S}`,
+      '-f',
+      '-N',
+      this.target,
+    ];
+    this.#log.debug({ node: this.#label, args }, 'ssh connect');
+    const result = await execa('ssh', args, {
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: { file: errFile },
+      reject: false,
+      env: PROCESS_ENV,
+    });
+    if (result.exitCode !== 0) {
+      const stderr = await readFile(errFile, 'utf8');
+      throw failureError(
+        'connect to',
+        this.#label,
+        { exitCode: result.exitCode, stderr, program: 'ssh' },
+        this.target,
+      );
+    }
+  }
+
+  /** Runs `command` through the shared connection. */
+  async exec(
+    command: string,
+    options: { signal?: AbortSignal; timeoutMs?: number; input?: string } = {},
+  ) {
+    await this.connect();
+    return execa('ssh', [...this.commandArgs(), this.target, '--', command], {
+      reject: false,
+      env: PROCESS_ENV,
+      cancelSignal: options.signal,
+      timeout: options.timeoutMs,
+      input: options.input ?? '',
+      stripFinalNewline: false,
+    });
+  }
+
+  /** Ends the master (`ssh -O exit`) and removes the control directory. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const dir = this.#controlDir;
+    if (this.#master) {
+      await this.#master.catch(() => undefined); // a failed connect already reported its error
+      await execa('ssh', [...this.#baseArgs(), '-O', 'exit', this.target], {
+        reject: false,
+        env: PROCESS_ENV,
+        stdin: 'ignore',
+      });
+    }
+    this.#master = null;
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,59 @@
+import type { SyncDirectoryOptions, TransferResult } from './types.js';
+import { runRsync, transferResult } from './rsync.js';
+import type { RsyncRun } from './rsync.js';
+
+/**
+ * Flags for publishing a tree: recursive, symlinks as symlinks, sane modes
+ * and no owner/group games. No `-t`: a new mtime (every file after a fresh
+ * `git checkout`) would break `--link-dest` even with `--checksum` (NOTES.md);
+ * `-p` with fixed modes keeps hard-linkable files' attributes identical.
+ */
+export const TREE_FLAGS = ['-rlp', '--chmod=D755,F644'] as const;
+
+/** Output flags every transfer uses: machine-readable changes, progress, totals. */
+const REPORT_FLAGS = [
+  '--out-format=%i %n%L',
+  '--info=progress2',
+  '--stats',
+  '--no-human-readable',
+  '-8',
+] as const;
+
+export interface SyncEndpoints {
+  /** rsync's `-e` command, or null for a local copy. */
+  readonly rsh: string | null;
+  /** Destination argument, with trailing slash (`/srv/x/releases/ID/` or `host:/var/lib/owncdn/releases/ID/`). */
+  readonly dest: string;
+  /** `--link-dest` values as the receiving rsync must see them (absolute, or rrsync-rooted). */
+  readonly linkDests: readonly string[];
+}
+
+/** Builds the rsync argument list for `syncDirectory` (exported for tests and dry runs). */
+export function syncDirectoryArgs(
+  source: string,
+  endpoints: SyncEndpoints,
+  options: SyncDirectoryOptions,
+): string[] {
+  const args: string[] = [...TREE_FLAGS, ...REPORT_FLAGS, '--mkpath'];
+  if (endpoints.rsh) args.push('-e', endpoints.rsh);
+  if (options.checksum) args.push('--checksum');
+  if (options.delete) args.push('--delete');
+  if (options.dryRun) args.push('--dry-run');
+  if (options.bwlimitKiBps) args.push(`--bwlimit=${options.bwlimitKiBps}`);
+  for (const dir of endpoints.linkDests) args.push(`--link-dest=${dir}`);
+  for (const rule of options.filters ?? []) args.push(`--filter=${rule}`);
+  for (const pattern of options.exclude ?? []) args.push(`--exclude=${pattern}`);
+  args.push(source.endsWith('/') ? source : `${source}/`, endpoints.dest);
+  return args;
+}
+
+/** Runs the transfer; returns the raw run so the caller can classify a failure. */
+export async function runSyncDirectory(
+  source: string,
+  endpoints: SyncEndpoints,
+  options: SyncDirectoryOptions,
+): Promise<{ run: RsyncRun; result: TransferResult; args: string[] }> {
+  const args = syncDirectoryArgs(source, endpoints, options);
+  const run = await runRsync(args, { signal: options.signal, onProgress: options.onProgress });
+  return { run, result: transferResult(run), args };
+}
