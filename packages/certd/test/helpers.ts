@@ -1,7 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createLogger, loadConfig } from '@owncdn/core';
+import { createLogger, createSilentLogger, loadConfig } from '@owncdn/core';
+import { startOrigin } from '@owncdn/origin';
+import type { RunningOrigin } from '@owncdn/origin';
 import type { Config, Logger } from '@owncdn/core';
 import { onTestFinished } from 'vitest';
 import { startChallTestSrv, startPebble } from '../../../test/support/pebble.js';
@@ -134,4 +136,21 @@ export function testOptions(log: Logger, more: Partial<CertdOptions> = {}): Cert
 /** Registers `fn` to run when the test finishes (a close function). */
 export function cleanup(fn: () => Promise<unknown>): void {
   onTestFinished(async () => void (await fn()));
+}
+
+/** The real origin (one in-process worker) on every node of `config`, closed when the test finishes. */
+export async function startOrigins(
+  config: Config,
+  log: Logger = createSilentLogger(),
+): Promise<Map<string, RunningOrigin>> {
+  const origins = new Map<string, RunningOrigin>();
+  for (const node of config.nodes) {
+    const origin = await startOrigin(
+      { config, node: node.name, workers: 1, admin: null },
+      { log: log.child({ origin: node.name }) },
+    );
+    onTestFinished(() => origin.close());
+    origins.set(node.name, origin);
+  }
+  return origins;
 }

@@ -4,13 +4,13 @@ import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { readState, runCertdOnce } from '../src/index.js';
 import { servedSerial } from '../src/deploy.js';
-import { startFakeOrigin } from './fake-origin.js';
 import {
   NAMES,
   NODE_ADDRESSES,
   labConfig,
   memoryLogger,
   startLab,
+  startOrigins,
   testOptions,
 } from './helpers.js';
 
@@ -18,15 +18,7 @@ describe('first issuance over HTTP-01', () => {
   it('obtains one certificate for site.names and makes it live on all three nodes', async () => {
     const lab = await startLab();
     const config = await labConfig(lab);
-    for (const [i, root] of lab.roots.entries()) {
-      await startFakeOrigin({
-        root,
-        address: NODE_ADDRESSES[i] ?? '',
-        httpPort: lab.httpPort,
-        httpsPort: lab.httpsPort,
-        cert: 'example.test',
-      });
-    }
+    await startOrigins(config);
     const logs = memoryLogger();
     const started = performance.now();
     const result = await runCertdOnce(config, testOptions(logs.log));
