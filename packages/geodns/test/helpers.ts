@@ -1,0 +1,394 @@
+import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { loadConfig } from '@owncdn/core';
+import type { Config, Logger } from '@owncdn/core';
+import { onTestFinished } from 'vitest';
+import { makeTempDir } from '../../../test/support/tmp.js';
+import { startGeodns } from '../src/index.js';
+import type { RunningGeodns, StartGeodnsOptions } from '../src/index.js';
+
+const run = promisify(execFile);
+
+/** The three test regions (DESIGN.md: several regions on one machine are loopback addresses). */
+export const NODE_IPS = { au: '127.0.0.11', us: '127.0.0.12', fr: '127.0.0.13' } as const;
+export type NodeName = keyof typeof NODE_IPS;
+
+/** Client subnets with a known continent in the bundled database (checked in geo.test.ts). */
+export const SUBNETS = {
+  EU: '81.2.69.0/24', // GB
+  NA: '8.8.8.0/24', // US
+  OC: '1.1.1.0/24', // AU
+  SA: '200.160.0.0/24', // BR
+  AF: '41.0.0.0/24', // ZA
+  AS: '202.12.27.0/24', // JP
+} as const;
+
+/** A logger that records every line, for asserting on exact messages. */
+export interface RecordingLogger extends Logger {
+  readonly lines: { level: string; msg: string; obj: Record<string, unknown> }[];
+  /** Resolves when a line whose message matches appears (readiness by signal). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<{ level: string; msg: string; obj: Record<string, unknown> }>;
+}
+
+export function recordingLogger(): RecordingLogger {
+  const lines: RecordingLogger['lines'] = [];
+  const waiters = new Set<() => void>();
+  const make = (level: string) => (objOrMsg: object | string, msg?: string) => {
+    const obj = typeof objOrMsg === 'string' ? {} : (objOrMsg as Record<string, unknown>);
+    lines.push({ level, msg: typeof objOrMsg === 'string' ? objOrMsg : (msg ?? ''), obj });
+    for (const wake of waiters) wake();
+  };
+  const logger: RecordingLogger = {
+    lines,
+    error: make('error'),
+    warn: make('warn'),
+    info: make('info'),
+    debug: make('debug'),
+    child: () => logger,
+    waitFor: (pattern, timeoutMs = 10_000) =>
+      new Promise((resolve, reject) => {
+        let seen = 0;
+        const check = () => {
+          for (; seen < lines.length; seen++) {
+            const line = lines[seen]!;
+            if (pattern.test(line.msg)) {
+              clearTimeout(timer);
+              waiters.delete(check);
+              resolve(line);
+              return;
+            }
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no log line matching ${String(pattern)} within ${timeoutMs} ms; got:\n${lines.map((l) => `${l.level} ${l.msg}`).join('\n')}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      }),
+  };
+  return logger;
+}
+
+/** A minimal origin: answers its health path with 200 JSON, or 503 while `healthy` is false. */
+export interface FakeOrigin {
+  readonly name: NodeName;
+  readonly port: number;
+  healthy: boolean;
+  probes: number;
+  /** Stops listening (connections then fail: ECONNREFUSED). */
+  stop(): Promise<void>;
+  /** Listens again on the same address and port. */
+  start(): Promise<void>;
+}
+
+export async function startOrigins(): Promise<Record<NodeName, FakeOrigin>> {
+  const entries = await Promise.all(
+    (Object.keys(NODE_IPS) as NodeName[]).map(async (name) => {
+      let server: Server | null = null;
+      const origin: FakeOrigin = {
+        name,
+        port: 0,
+        healthy: true,
+        probes: 0,
+        stop: () =>
+          new Promise<void>((resolve) => {
+            if (!server) return resolve();
+            server.closeAllConnections();
+            server.close(() => resolve());
+            server = null;
+          }),
+        start: () =>
+          new Promise<void>((resolve, reject) => {
+            const s = createServer((req, res) => {
+              origin.probes++;
+              if (origin.healthy) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', node: name, release: 'r1' }));
+              else res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'no-release', node: name }));
+            });
+            s.keepAliveTimeout = 100;
+            s.once('error', reject);
+            s.listen(origin.port, NODE_IPS[name], () => {
+              const address = s.address();
+              (origin as { port: number }).port = typeof address === 'object' && address ? address.port : 0;
+              server = s;
+              resolve();
+            });
+          }),
+      };
+      await origin.start();
+      onTestFinished(() => origin.stop());
+      return [name, origin] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as Record<NodeName, FakeOrigin>;
+}
+
+export interface ZoneFiles {
+  readonly dir: string;
+  readonly file: string;
+  readonly token: string;
+  readonly tokenFile: string;
+  /** Rewrites owncdn.yaml with `extraDns` lines appended under `dns:`. */
+  write(extraDns?: string): Promise<void>;
+}
+
+/** Writes owncdn.yaml for the three test nodes (ports from `origins`, or unused ones). */
+export async function writeZone(origins: Partial<Record<NodeName, { port: number }>>, extraDns = ''): Promise<ZoneFiles> {
+  const dir = await makeTempDir('owncdn-geodns-');
+  const token = 'test-token-0123456789abcdef';
+  const tokenFile = join(dir, 'api.token');
+  await writeFile(tokenFile, `${token}\n`);
+  const file = join(dir, 'owncdn.yaml');
+  const port = (n: NodeName) => origins[n]?.port ?? 9;
+  const write = async (extra = extraDns) => {
+    await writeFile(
+      file,
+      `site:
+  domain: example.org
+  names: [example.org, www.example.org]
+nodes:
+  - { name: au, ipv4: ${NODE_IPS.au}, ipv6: "2001:db8::11", continents: [OC, AS], default: true, root: ./au, http: ${port('au')} }
+  - { name: us, ipv4: ${NODE_IPS.us}, continents: [NA], root: ./us, http: ${port('us')} }
+  - { name: fr, ipv4: ${NODE_IPS.fr}, ipv6: "2001:db8::13", continents: [EU, AF, SA], root: ./fr, http: ${port('fr')} }
+dns:
+  nameservers:
+    - { name: ns1.example.org, ipv4: 127.0.0.53, ipv6: "2001:db8::53" }
+    - { name: ns.other.net }
+  ttl: 30
+  records:
+    - { name: "@", type: MX, value: "10 mail.example.org." }
+    - { name: mail, type: A, value: 192.0.2.25 }
+    - { name: "@", type: TXT, value: "v=spf1 mx -all" }
+    - { name: "@", type: CAA, value: '0 issue "letsencrypt.org"' }
+    - { name: blog, type: CNAME, value: www.example.org. }
+    - { name: docs, type: CNAME, value: blog }
+    - { name: ext, type: CNAME, value: target.other.net. }
+    - { name: dangling, type: CNAME, value: nothing.example.org. }
+    - { name: _sip._tcp, type: SRV, value: "10 5 5060 sip.example.org." }
+    - { name: sip, type: A, value: 192.0.2.60 }
+    - { name: a.b.deep, type: TXT, value: "deep" }
+    - { name: sub, type: NS, value: ns.sub.example.org. }
+    - { name: ns.sub, type: A, value: 192.0.2.99 }
+    - { name: big, type: TXT, value: "${'x'.repeat(250)}" }
+    - { name: big, type: TXT, value: "${'y'.repeat(250)}" }
+    - { name: big, type: TXT, value: "${'z'.repeat(250)}" }
+  health: { path: /healthz, interval: 1s, timeout: 500ms, rise: 2, fall: 2 }
+  api: { tokenFile: ./api.token, txtLifetime: 10m }
+  rrl: { enabled: false }
+${extra}`,
+    );
+  };
+  await write();
+  return { dir, file, token, tokenFile, write };
+}
+
+export interface TestServer {
+  readonly geodns: RunningGeodns;
+  readonly config: Config;
+  readonly log: RecordingLogger;
+  readonly port: number;
+  readonly api: string;
+}
+
+/** Starts geodns on 127.0.0.1 port 0 (and its API on port 0), closed when the test finishes. */
+export async function startTestServer(files: ZoneFiles, options: Partial<StartGeodnsOptions> = {}): Promise<TestServer> {
+  const config = await loadConfig(files.file);
+  const log = recordingLogger();
+  const geodns = await startGeodns(config, {
+    log,
+    listen: ['127.0.0.1:0'],
+    apiListen: '127.0.0.1:0',
+    workers: 1,
+    healthTiming: { intervalMs: 40, timeoutMs: 500, jitter: 0 },
+    reloadQuietMs: 20,
+    ...options,
+  });
+  onTestFinished(() => geodns.close());
+  const port = Number(geodns.address.dns[0]?.split(':').pop());
+  return { geodns, config, log, port, api: `http://${geodns.address.api ?? ''}` };
+}
+
+export interface DigResult {
+  readonly status: string;
+  readonly flags: string[];
+  readonly answer: string[];
+  readonly authority: string[];
+  readonly additional: string[];
+  /** `CLIENT-SUBNET: 81.2.69.0/24/17` as dig prints it, or null. */
+  readonly subnet: string | null;
+  readonly raw: string;
+}
+
+/** Runs dig against the test server and parses its default output. */
+export async function dig(port: number, args: readonly string[]): Promise<DigResult> {
+  const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(port), '+norec', '+time=3', '+tries=1', '+nocookie', ...args]);
+  const status = /status: (\w+)/.exec(stdout)?.[1] ?? '';
+  const flags = (/flags: ([a-z ]+);/.exec(stdout)?.[1] ?? '').trim().split(/\s+/);
+  const section = (name: string) => {
+    const match = new RegExp(`;; ${name} SECTION:\\n([\\s\\S]*?)(?:\\n\\n|$)`).exec(stdout);
+    return match?.[1] ? match[1].split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.replace(/\s+/g, ' ').trim()) : [];
+  };
+  return {
+    status,
+    flags,
+    answer: section('ANSWER'),
+    authority: section('AUTHORITY'),
+    additional: section('ADDITIONAL'),
+    subnet: /CLIENT-SUBNET: (\S+)/.exec(stdout)?.[1] ?? null,
+    raw: stdout,
+  };
+}
+
+/** Sends one raw packet over UDP and resolves with the reply, or null after `timeoutMs`. */
+export function udpExchange(port: number, packet: Uint8Array, timeoutMs = 2000): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    const timer = setTimeout(() => {
+      socket.close();
+      resolve(null);
+    }, timeoutMs);
+    socket.on('message', (msg) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(msg);
+    });
+    socket.send(packet, port, '127.0.0.1');
+  });
+}
+
+/** Sends several queries on one TCP connection (RFC 7766 framing) and collects as many replies. */
+export function tcpExchange(port: number, packets: readonly Uint8Array[], expected = packets.length): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const replies: Buffer[] = [];
+    let pending = Buffer.alloc(0);
+    socket.on('data', (chunk) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+        const length = pending.readUInt16BE(0);
+        replies.push(pending.subarray(2, 2 + length));
+        pending = pending.subarray(2 + length);
+      }
+      if (replies.length >= expected) {
+        socket.end();
+        resolve(replies);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(replies));
+    socket.on('connect', () => {
+      for (const packet of packets) {
+        const frame = Buffer.alloc(2 + packet.length);
+        frame.writeUInt16BE(packet.length, 0);
+        frame.set(packet, 2);
+        socket.write(frame);
+      }
+    });
+  });
+}
+
+/** Options of a hand-built query. */
+export interface QueryOptions {
+  readonly id?: number;
+  readonly type?: number;
+  readonly cls?: number;
+  readonly rd?: boolean;
+  /** Add an OPT record (payload size, version, DO). */
+  readonly edns?: { udpSize?: number; version?: number; dnssecOk?: boolean; options?: Uint8Array[] } | null;
+}
+
+/** Builds a query packet by hand, the bytes exactly as the RFCs lay them out. */
+export function buildQuery(name: string, options: QueryOptions = {}): Buffer {
+  const parts: number[] = [];
+  const u16 = (v: number) => parts.push((v >> 8) & 0xff, v & 0xff);
+  u16(options.id ?? 0x1234);
+  u16(options.rd === false ? 0x0000 : 0x0100);
+  u16(1);
+  u16(0);
+  u16(0);
+  u16(options.edns ? 1 : 0);
+  for (const label of name.split('.').filter(Boolean)) {
+    parts.push(label.length, ...Buffer.from(label, 'latin1'));
+  }
+  parts.push(0);
+  u16(options.type ?? 1);
+  u16(options.cls ?? 1);
+  if (options.edns) {
+    const rdata = Buffer.concat(options.edns.options ?? []);
+    parts.push(0);
+    u16(41);
+    u16(options.edns.udpSize ?? 1232);
+    parts.push(0, options.edns.version ?? 0, options.edns.dnssecOk ? 0x80 : 0, 0);
+    u16(rdata.length);
+    parts.push(...rdata);
+  }
+  return Buffer.from(parts);
+}
+
+/** An ECS option (RFC 7871 §6) for `address/prefix`, address bytes truncated to the prefix. */
+export function ecsOption(subnet: string, overrides: { family?: number; addressBytes?: number[]; scope?: number } = {}): Buffer {
+  const [address = '', prefixText = '32'] = subnet.split('/');
+  const prefix = Number(prefixText);
+  const v6 = address.includes(':');
+  let bytes: number[];
+  if (v6) {
+    const full = ipv6ToBytes(address);
+    bytes = full.slice(0, Math.ceil(prefix / 8));
+  } else {
+    bytes = address.split('.').map(Number).slice(0, Math.ceil(prefix / 8));
+  }
+  if (overrides.addressBytes) bytes = overrides.addressBytes;
+  const family = overrides.family ?? (v6 ? 2 : 1);
+  const body = [family >> 8, family & 0xff, prefix, overrides.scope ?? 0, ...bytes];
+  return Buffer.from([0, 8, body.length >> 8, body.length & 0xff, ...body]);
+}
+
+function ipv6ToBytes(text: string): number[] {
+  const [head = '', tail = ''] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return groups.flatMap((g) => {
+    const v = parseInt(g, 16);
+    return [v >> 8, v & 0xff];
+  });
+}
+
+/** Runs `fn` for a reply: header fields every test looks at. */
+export function header(reply: Buffer) {
+  return {
+    id: reply.readUInt16BE(0),
+    qr: (reply[2]! & 0x80) !== 0,
+    opcode: (reply[2]! >> 3) & 0x0f,
+    aa: (reply[2]! & 0x04) !== 0,
+    tc: (reply[2]! & 0x02) !== 0,
+    rd: (reply[2]! & 0x01) !== 0,
+    rcode: reply[3]! & 0x0f,
+    qdcount: reply.readUInt16BE(4),
+    ancount: reply.readUInt16BE(6),
+    nscount: reply.readUInt16BE(8),
+    arcount: reply.readUInt16BE(10),
+  };
+}
+
+/** HTTP helper for the API (undici's fetch is fine here: nothing under test depends on raw bytes). */
+export async function api(base: string, method: string, path: string, options: { token?: string | null; body?: unknown } = {}) {
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${base}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  const text = await response.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: response.status, text, json };
+}
