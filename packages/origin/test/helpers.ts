@@ -14,27 +14,51 @@ import type { Tree } from '../../../test/support/tmp.js';
 const run = promisify(execFile);
 
 /** A logger that keeps every record, so tests can assert on what was logged. */
+export interface LogRecord {
+  readonly level: string;
+  readonly msg: string | undefined;
+  readonly obj: Record<string, unknown>;
+}
+
 export interface RecordingLogger extends Logger {
-  readonly records: { level: string; msg: string | undefined; obj: Record<string, unknown> }[];
+  readonly records: LogRecord[];
+  /** Resolves with the first record after the `skip` first ones that has message `msg` and passes `test`. */
+  waitFor(
+    msg: string,
+    test?: (obj: Record<string, unknown>) => boolean,
+    skip?: number,
+  ): Promise<LogRecord>;
 }
 
 export function createRecordingLogger(): RecordingLogger {
-  const records: RecordingLogger['records'] = [];
+  const records: LogRecord[] = [];
+  const wakers = new Set<() => void>();
+  const push = (record: LogRecord): void => {
+    records.push(record);
+    for (const wake of wakers) wake();
+  };
+  const waitFor: RecordingLogger['waitFor'] = (msg, test = () => true, skip = 0) =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        const found = records.slice(skip).find((r) => r.msg === msg && test(r.obj));
+        if (found) {
+          wakers.delete(check);
+          resolve(found);
+        }
+      };
+      wakers.add(check);
+      check();
+    });
   const make = (bindings: Record<string, unknown>): RecordingLogger => {
     const emit =
       (level: string) =>
       (objOrMsg: object | string, msg?: string): void => {
-        if (typeof objOrMsg === 'string')
-          records.push({ level, msg: objOrMsg, obj: { ...bindings } });
-        else
-          records.push({
-            level,
-            msg,
-            obj: { ...bindings, ...(objOrMsg as Record<string, unknown>) },
-          });
+        if (typeof objOrMsg === 'string') push({ level, msg: objOrMsg, obj: { ...bindings } });
+        else push({ level, msg, obj: { ...bindings, ...(objOrMsg as Record<string, unknown>) } });
       };
     return {
       records,
+      waitFor,
       error: emit('error'),
       warn: emit('warn'),
       info: emit('info'),
