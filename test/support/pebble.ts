@@ -105,6 +105,9 @@ export interface Pebble {
   /** PEM file of the CA that signed Pebble's API certificate: trust it to talk to the API. */
   readonly apiCaPath: string;
   readonly apiCaPem: string;
+  /** The localhost/127.0.0.1 certificate and key Pebble's API uses (e.g. for a proxy in front of it). */
+  readonly apiCertPath: string;
+  readonly apiKeyPath: string;
   /** Pebble's issuing root for this run (it changes on every start), from /roots/0. */
   rootPem(): Promise<string>;
   readonly daemon: Daemon;
@@ -170,6 +173,8 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
     managementUrl,
     apiCaPath: ca.caPath,
     apiCaPem: ca.caPem,
+    apiCertPath: ca.certPath,
+    apiKeyPath: ca.keyPath,
     daemon,
     pid: daemon.pid,
     rootPem: async () => {

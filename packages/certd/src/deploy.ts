@@ -135,6 +135,8 @@ export function servedSerial(
     socket.once('timeout', () =>
       finish({ serial: null, notAfter: null, error: `no TLS answer within ${timeoutMs} ms` }),
     );
-    socket.once('error', (error: Error) => finish({ serial: null, notAfter: null, error: error.message }));
+    socket.once('error', (error: Error) =>
+      finish({ serial: null, notAfter: null, error: error.message }),
+    );
   });
 }

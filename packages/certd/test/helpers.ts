@@ -1,10 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createLogger, createSilentLogger, loadConfig } from '@owncdn/core';
+import { createLogger, createSilentLogger, createTransport, loadConfig } from '@owncdn/core';
 import { startOrigin } from '@owncdn/origin';
 import type { RunningOrigin } from '@owncdn/origin';
-import type { Config, Logger } from '@owncdn/core';
+import type { Config, Logger, NodeConfig, NodeTransport } from '@owncdn/core';
 import { onTestFinished } from 'vitest';
 import { startChallTestSrv, startPebble } from '../../../test/support/pebble.js';
 import type { ChallTestSrv, Pebble, PebbleOptions } from '../../../test/support/pebble.js';
@@ -153,4 +153,17 @@ export async function startOrigins(
     origins.set(node.name, origin);
   }
   return origins;
+}
+
+/** Core's real transport for a node, with some operations replaced (a node that drops tokens, or is down for deploys). */
+export function transportWith(
+  overrides: (
+    node: NodeConfig,
+  ) => Partial<Pick<NodeTransport, 'putFile' | 'putFileSet' | 'run'>> | null,
+): NonNullable<CertdOptions['transport']> {
+  return (config, node, log) => {
+    const base = createTransport(config, node, { log });
+    const changes = overrides(node);
+    return changes ? { ...base, ...changes } : base;
+  };
 }
