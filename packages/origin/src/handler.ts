@@ -21,6 +21,8 @@ export interface ServingState {
   certificates: readonly Certificate[];
   /** Host names plain HTTP may redirect to (site names and certificate names). */
   redirectHosts: ReadonlySet<string>;
+  /** The bound HTTPS port (the configured one may be 0), or null without HTTPS. */
+  httpsPort: number | null;
   readonly counters: Counters;
   readonly startedMs: number;
   /** Counters summed over every worker (the local ones outside a cluster). */
@@ -67,13 +69,14 @@ function handle(state: ServingState, kind: ListenerKind, req: Ask, res: Reply): 
   if (settings.root !== null && key.startsWith(ACME_CHALLENGE_PREFIX)) {
     return sendChallenge(state, settings.root, key.slice(ACME_CHALLENGE_PREFIX.length), req, res);
   }
+  const httpsPort = state.httpsPort;
   if (
     kind === 'plain' &&
-    settings.https !== null &&
+    httpsPort !== null &&
     origin.redirectHttps &&
     state.certificates.length > 0
   ) {
-    const location = httpsLocation(state, req, target, settings.https.port);
+    const location = httpsLocation(state, req, target, httpsPort);
     if (location !== null) return sendRedirect(state, res, 308, location);
   }
   const method = req.method;

@@ -59,6 +59,7 @@ export async function startServing(
     release: null,
     certificates: [],
     redirectHosts: new Set(initial.names),
+    httpsPort: null,
     counters,
     startedMs: Date.now(),
     gatherCounters: gather ? () => gather(counters) : () => Promise.resolve(counters),
@@ -244,6 +245,8 @@ export async function startServing(
         log,
       );
       tlsListeners.push(...bound);
+      const port = bound[0]?.server.address();
+      state.httpsPort = typeof port === 'object' && port !== null ? port.port : null;
       const first = state.certificates[0];
       if (first)
         for (const l of bound)
