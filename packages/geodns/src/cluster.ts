@@ -36,6 +36,7 @@ type ToWorker =
 
 /** Messages from worker to primary. */
 type FromWorker =
+  | { type: 'ready' }
   | { type: 'listening'; addresses: string[] }
   | { type: 'failed'; error: string; code: string }
   | { type: 'applied'; serial: number }
@@ -71,7 +72,9 @@ export async function startWorkers(count: number, entry: string, listen: readonl
       const timer = setTimeout(() => reject(new OwncdnError('OWNCDN_DNS_LISTEN_FAILED', `worker ${worker.id} did not start within ${WORKER_TIMEOUT_MS} ms`)), WORKER_TIMEOUT_MS);
       worker.on('message', (message: unknown) => {
         if (!isMessage(message)) return;
-        if (message.type === 'listening') {
+        if (message.type === 'ready') {
+          send(worker, { type: 'start', listen, tcpIdleTimeoutMs, zone });
+        } else if (message.type === 'listening') {
           clearTimeout(timer);
           resolve({ worker, addresses: message.addresses });
         } else if (message.type === 'failed') {
@@ -91,7 +94,6 @@ export async function startWorkers(count: number, entry: string, listen: readonl
         reject(new OwncdnError('OWNCDN_DNS_LISTEN_FAILED', `worker ${worker.id} exited (${signal ?? code ?? '?'}) while starting`));
         fork().catch((error: unknown) => log.error({ error: String(error) }, 'could not replace a geodns worker'));
       });
-      worker.once('online', () => send(worker, { type: 'start', listen, tcpIdleTimeoutMs, zone }));
     });
 
   const send = (worker: Worker, message: ToWorker) => {
@@ -187,6 +189,9 @@ export function runWorker(): void {
   let serving: Serving | null = null;
   let listeners: DnsListeners | null = null;
   const reply = (message: FromWorker) => process.send?.(message);
+  // A terminal's Ctrl-C reaches the whole process group: the primary decides when workers stop.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => undefined);
   process.on('message', (message: unknown) => {
     if (!isToWorker(message)) return;
     switch (message.type) {
@@ -217,4 +222,6 @@ export function runWorker(): void {
         break;
     }
   });
+  // Messages sent before this listener existed would be lost: say when it does.
+  reply({ type: 'ready' });
 }

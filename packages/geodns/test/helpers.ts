@@ -392,3 +392,10 @@ export async function api(base: string, method: string, path: string, options: {
   }
   return { status: response.status, text, json };
 }
+
+/** Three healthy fake origins and a zone pointing at them: the usual starting point. */
+export async function healthyZone(extraDns = ''): Promise<{ origins: Record<NodeName, FakeOrigin>; files: ZoneFiles }> {
+  const origins = await startOrigins();
+  const files = await writeZone(origins, extraDns);
+  return { origins, files };
+}

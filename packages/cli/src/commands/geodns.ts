@@ -1,15 +1,44 @@
+import { OwncdnError } from '@owncdn/core';
+import { startGeodns } from '@owncdn/geodns';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
-import { notBuilt } from './not-built.js';
+import { runUntilStopped } from '../daemon.js';
 
-/** `owncdn geodns`: Run the authoritative GeoDNS server for site.domain. */
+interface GeodnsFlags {
+  readonly listen: string[];
+  readonly apiListen?: string;
+  readonly workers?: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `owncdn geodns`: run the authoritative GeoDNS server for site.domain until SIGINT/SIGTERM; SIGHUP reloads. */
 export function registerGeodns(program: Command, context: () => CommandContext): void {
   program
     .command('geodns')
-    .description('Run the authoritative GeoDNS server for site.domain')
-    .allowUnknownOption(true)
-    .action(() => {
-      context();
-      notBuilt('geodns', 4);
+    .description('Run the authoritative GeoDNS server for site.domain (SIGHUP or editing owncdn.yaml reloads it)')
+    .option('--listen <host:port>', 'DNS address for UDP and TCP, repeatable (overrides dns.listen; port 0 picks one)', collect, [])
+    .option('--api-listen <host:port>', 'API address (overrides dns.api.listen; "off" for no API)')
+    .option('--workers <n>', 'processes answering queries (overrides dns.workers; 0 = one per core)')
+    .action(async (flags: GeodnsFlags) => {
+      const ctx = context();
+      let workers: number | undefined;
+      if (flags.workers !== undefined) {
+        workers = Number(flags.workers);
+        if (!Number.isInteger(workers) || workers < 0 || workers > 256) {
+          throw new OwncdnError('OWNCDN_USAGE', `--workers ${flags.workers} is not a number of processes (expected 0–256; 0 = one per core)`);
+        }
+      }
+      const config = await ctx.loadConfig();
+      const service = await startGeodns(config, {
+        log: ctx.log,
+        signal: ctx.signal,
+        listen: flags.listen.length > 0 ? flags.listen : undefined,
+        apiListen: flags.apiListen === undefined ? undefined : flags.apiListen === 'off' ? null : flags.apiListen,
+        workers,
+      });
+      await runUntilStopped(service, ctx.signal, ctx.log);
     });
 }
