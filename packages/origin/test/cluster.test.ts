@@ -1,0 +1,126 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { startDaemon } from '../../../test/support/process.js';
+import { makeSite } from '../../../test/support/tmp.js';
+import { createRecordingLogger, rawRequest, start, statusOf } from './helpers.js';
+
+const OWNCDN_BIN = join(import.meta.dirname, '../../cli/bin/owncdn.js');
+
+/** PIDs of this process's children running the origin worker entry. */
+function workerChildren(): number[] {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], {
+    encoding: 'utf8',
+  });
+  return out
+    .split('\n')
+    .filter((line) => line.includes('origin/dist/worker.js'))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
+
+function metric(text: string, line: string): number {
+  const found = text.split('\n').find((l) => l.startsWith(line));
+  return Number(found?.slice(line.length).trim() ?? Number.NaN);
+}
+
+describe('cluster workers', () => {
+  it('serves from two workers, sums their counters in /metrics on the admin listener, and stops them all on close', async () => {
+    const dir = await makeSite({ 'index.html': '<h1>clustered</h1>' });
+    const log = createRecordingLogger();
+    const origin = await start(
+      { dir, listen: '127.0.0.1:0', workers: 2, admin: '127.0.0.1:0' },
+      log,
+    );
+    expect(workerChildren()).toHaveLength(2);
+    expect(log.records.filter((r) => r.msg === 'origin listening')).toHaveLength(1);
+    expect(
+      log.records
+        .filter((r) => r.msg === 'release activated')
+        .map((r) => r.obj.worker)
+        .sort(),
+    ).toEqual([1, 2]);
+    const address = origin.address.http[0] ?? '';
+    // Fresh connections, so the primary spreads them over both workers.
+    for (let i = 0; i < 10; i++) {
+      const response = await rawRequest(
+        address,
+        'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      );
+      expect(statusOf(response)).toBe(200);
+      expect(response).toContain('<h1>clustered</h1>');
+    }
+    // With an admin listener, /healthz is not on the public one.
+    expect(
+      statusOf(
+        await rawRequest(address, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      ),
+    ).toBe(404);
+    const admin = `http://${origin.address.admin ?? ''}`;
+    const health = await request(`${admin}/healthz`);
+    expect(await health.body.json()).toMatchObject({ status: 'ok', files: 1 });
+    const metrics = await (await request(`${admin}/metrics`)).body.text();
+    // The ten pages and the /healthz above, whichever worker answered them.
+    expect(metric(metrics, 'owncdn_http_requests_total{class="2xx"}')).toBe(11);
+    expect(metric(metrics, 'owncdn_http_requests_total{class="4xx"}')).toBe(1);
+    expect(metric(metrics, 'owncdn_origin_workers')).toBe(2);
+
+    await origin.close();
+    expect(workerChildren()).toEqual([]);
+    await expect(rawRequest(address, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')).rejects.toThrow(
+      /ECONNREFUSED/,
+    );
+  });
+});
+
+describe('owncdn origin (the command)', () => {
+  it('serves a directory, logs origin listening once, and exits 0 on SIGTERM', async () => {
+    const dir = await makeSite({ 'index.html': 'from the cli' });
+    const daemon = await startDaemon(
+      process.execPath,
+      [
+        OWNCDN_BIN,
+        'origin',
+        '--dir',
+        dir,
+        '--listen',
+        '127.0.0.1:0',
+        '--workers',
+        '1',
+        '--log-format',
+        'json',
+      ],
+      { ready: /"msg":"origin listening"/ },
+    );
+    const line =
+      daemon
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"origin listening"')) ?? '{}';
+    const listening = JSON.parse(line) as {
+      http: string;
+      https: string | null;
+      node: string | null;
+    };
+    expect(listening.https).toBeNull();
+    const response = await request(`http://${listening.http}/`);
+    expect(await response.body.text()).toBe('from the cli');
+    expect(await daemon.stop('SIGTERM')).toBe(0);
+    expect(daemon.output().match(/origin listening/g)).toHaveLength(1);
+  });
+
+  it('refuses --node and --dir together with a usage error', async () => {
+    const daemon = await startDaemon(process.execPath, [
+      OWNCDN_BIN,
+      'origin',
+      '--dir',
+      '.',
+      '--node',
+      'au',
+    ]);
+    expect(await daemon.exited).toBe(2);
+    expect(daemon.output()).toContain(
+      'owncdn: origin needs either a node (--node au) or a directory (--dir ./public), not both or neither',
+    );
+  });
+});
