@@ -55,31 +55,26 @@ export function memoryLogger(level: 'debug' | 'info' = 'debug'): {
   };
 }
 
-export interface Lab {
+export interface LabDirs {
   readonly dir: string;
   readonly httpPort: number;
   readonly httpsPort: number;
-  readonly dns: ChallTestSrv;
-  readonly pebble: Pebble;
   readonly roots: readonly string[];
   readonly stateDir: string;
 }
 
-/**
- * Pebble (validating through challtestsrv, whose A records send each name
- * to a node address) and three node roots on 127.0.0.11-13.
- */
-export async function startLab(options: { pebble?: Partial<PebbleOptions> } = {}): Promise<Lab> {
+export interface Lab extends LabDirs {
+  readonly dns: ChallTestSrv | null;
+  readonly pebble: Pebble;
+}
+
+/** A temp dir with three node roots, and one HTTP and one HTTPS port free on all node addresses. */
+export async function makeLabDirs(): Promise<LabDirs> {
   const dir = await makeTempDir('owncdn-certd-');
   const [httpPort, httpsPort] = [
     await findPortFreeOnAll(NODE_ADDRESSES),
     await findPortFreeOnAll(NODE_ADDRESSES),
   ];
-  // Each name resolves to a different node, so validations land on more than one of them.
-  const dns = await startChallTestSrv({
-    a: { [NAMES[0]]: [NODE_ADDRESSES[0]], [NAMES[1]]: [NODE_ADDRESSES[1]] },
-  });
-  const pebble = await startPebble({ httpPort, dnsServer: dns.dnsServer, ...options.pebble });
   const roots = await Promise.all(
     ['au', 'us', 'fr'].map(async (name) => {
       const root = join(dir, 'nodes', name);
@@ -87,13 +82,39 @@ export async function startLab(options: { pebble?: Partial<PebbleOptions> } = {}
       return root;
     }),
   );
-  return { dir, httpPort, httpsPort, dns, pebble, roots, stateDir: join(dir, 'certd-state') };
+  return { dir, httpPort, httpsPort, roots, stateDir: join(dir, 'certd-state') };
 }
 
-/** Writes an owncdn.yaml for the lab (local nodes) and loads it. `certd` lines are appended to the certd section. */
+/**
+ * Pebble validating through challtestsrv (whose A records send each name to a
+ * node address), or through `dnsServer` when given (e.g. geodns), and three
+ * node roots on 127.0.0.11-13.
+ */
+export async function startLab(
+  options: { pebble?: Partial<PebbleOptions>; dirs?: LabDirs; dnsServer?: string } = {},
+): Promise<Lab> {
+  const dirs = options.dirs ?? (await makeLabDirs());
+  // Each name resolves to a different node, so validations land on more than one of them.
+  const dns = options.dnsServer
+    ? null
+    : await startChallTestSrv({
+        a: { [NAMES[0]]: [NODE_ADDRESSES[0]], [NAMES[1]]: [NODE_ADDRESSES[1]] },
+      });
+  const pebble = await startPebble({
+    httpPort: dirs.httpPort,
+    dnsServer: options.dnsServer ?? dns?.dnsServer ?? '',
+    ...options.pebble,
+  });
+  return { ...dirs, dns, pebble };
+}
+
+/**
+ * Writes an owncdn.yaml for the lab (local nodes) and loads it. `certd` lines
+ * are appended to the certd section; `dns` replaces the dns section.
+ */
 export async function labConfig(
-  lab: Lab,
-  extra: { certd?: string; nodes?: (i: number) => string; directory?: string } = {},
+  lab: LabDirs & { pebble?: Pebble },
+  extra: { certd?: string; nodes?: (i: number) => string; directory?: string; dns?: string } = {},
 ): Promise<Config> {
   const nodes = ['au', 'us', 'fr']
     .map(
@@ -114,12 +135,11 @@ origin:
   http: ${lab.httpPort}
   https: ${lab.httpsPort}
   bind: node
-dns:
-  nameservers: [{ name: ns1.example.test, ipv4: 127.0.0.1 }]
+${extra.dns ?? 'dns:\n  nameservers: [{ name: ns1.example.test, ipv4: 127.0.0.1 }]\n'}
 certd:
   email: admin@example.test
-  directory: ${extra.directory ?? lab.pebble.directoryUrl}
-  caCert: ${lab.pebble.apiCaPath}
+  directory: ${extra.directory ?? lab.pebble?.directoryUrl ?? 'https://127.0.0.1:9/dir'}
+  caCert: ${lab.pebble?.apiCaPath ?? 'null'}
   agreeTerms: true
   state: ${lab.stateDir}
 ${extra.certd ?? ''}`;
