@@ -82,8 +82,15 @@ export async function startGeodns(config: Config, options: StartGeodnsOptions): 
     });
     return published;
   };
-  const txt = new TxtStore(() => void publish());
-  const health = new HealthChecker(config, { log, onChange: () => void publish(), timing: options.healthTiming });
+  const txt = new TxtStore((name) => {
+    // Logged once the answers no longer carry it.
+    void publish().then(() => log.info({ name }, 'dns-01 txt value expired'));
+  });
+  const health = new HealthChecker(config, {
+    // Logged once the answers reflect it: `node fr down: 3 probes failed: connect ECONNREFUSED`.
+    onChange: ({ node, state, reason }) => void publish().then(() => log.info({ node, state, reason }, `node ${node} ${state}: ${reason}`)),
+    timing: options.healthTiming,
+  });
 
   const cleanups: (() => Promise<void> | void)[] = [() => health.close(), () => txt.clear()];
   const close = async () => {

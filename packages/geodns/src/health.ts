@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import type { Config, HealthConfig, Logger, NodeConfig } from '@owncdn/core';
+import type { Config, HealthConfig, NodeConfig } from '@owncdn/core';
 import { Agent, request } from 'undici';
 
 /**
@@ -63,17 +63,25 @@ interface NodeHealth {
 /** Largest origin /healthz body we read; the rest is discarded. */
 const MAX_BODY_BYTES = 16 * 1024;
 
+/** A node entering or leaving the answers, and why. */
+export interface StateChange {
+  readonly node: string;
+  readonly state: NodeState;
+  readonly reason: string;
+}
+
 export interface HealthCheckerOptions {
-  readonly log: Logger;
-  /** Called after any node's effective state changed (probe or override). */
-  readonly onChange: () => void;
+  /** Called after a node's effective state changed (probe or override); the caller logs it once it is served. */
+  readonly onChange: (change: StateChange) => void;
+  /** Called after every probe (tests and debugging). */
+  readonly onProbe?: (node: string, result: ProbeResult) => void;
   /** Test knob: replaces dns.health timing (e.g. `{ intervalMs: 50 }`). */
   readonly timing?: Partial<Pick<HealthConfig, 'intervalMs' | 'timeoutMs' | 'rise' | 'fall' | 'jitter'>>;
 }
 
 export class HealthChecker {
-  readonly #log: Logger;
-  readonly #onChange: () => void;
+  readonly #onChange: (change: StateChange) => void;
+  readonly #onProbe: HealthCheckerOptions['onProbe'];
   readonly #timing: HealthCheckerOptions['timing'];
   #health: HealthConfig;
   #nodes = new Map<string, NodeHealth>();
@@ -81,8 +89,8 @@ export class HealthChecker {
   #closed = false;
 
   constructor(config: Config, options: HealthCheckerOptions) {
-    this.#log = options.log;
     this.#onChange = options.onChange;
+    this.#onProbe = options.onProbe;
     this.#timing = options.timing;
     this.#health = { ...config.dns.health, ...options.timing };
     this.#agent = createAgent(config);
@@ -211,6 +219,7 @@ export class HealthChecker {
     h.inFlight = null;
     h.last = { ok, at: new Date().toISOString(), durationMs: Math.round(performance.now() - started), detail, body };
     h.total++;
+    this.#onProbe?.(h.node.name, h.last);
     if (ok) {
       h.consecutiveOk++;
       h.consecutiveFailed = 0;
@@ -240,8 +249,7 @@ export class HealthChecker {
     h.state = state;
     h.since = new Date().toISOString();
     h.reason = reason;
-    this.#log.info({ node: h.node.name, state, reason }, `node ${h.node.name} ${state}: ${reason}`);
-    this.#onChange();
+    this.#onChange({ node: h.node.name, state, reason });
   }
 
   async close(): Promise<void> {

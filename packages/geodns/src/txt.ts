@@ -30,10 +30,10 @@ export function checkChallengeName(fqdn: string, zone: string): string {
 
 export class TxtStore {
   readonly #values = new Map<string, Map<string, NodeJS.Timeout>>();
-  readonly #onExpire: () => void;
+  readonly #onExpire: (name: string) => void;
 
   /** `onExpire` runs after a value expired and was removed (the caller rebuilds the answers). */
-  constructor(onExpire: () => void) {
+  constructor(onExpire: (name: string) => void) {
     this.#onExpire = onExpire;
   }
 
@@ -48,7 +48,7 @@ export class TxtStore {
     if (existing) clearTimeout(existing);
     else if (values.size >= MAX_VALUES_PER_NAME) throw new TxtError(`${name} already has ${MAX_VALUES_PER_NAME} values (delete some first)`);
     const timer = setTimeout(() => {
-      if (this.remove(name, value)) this.#onExpire();
+      if (this.remove(name, value)) this.#onExpire(name);
     }, lifetimeMs);
     timer.unref();
     values.set(value, timer);

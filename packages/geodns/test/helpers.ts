@@ -81,7 +81,11 @@ export interface FakeOrigin {
   readonly name: NodeName;
   readonly port: number;
   healthy: boolean;
+  /** Accept the request and never answer (a hung origin: the probe times out). */
+  hang: boolean;
   probes: number;
+  /** Path of the last request. */
+  lastPath: string;
   /** Stops listening (connections then fail: ECONNREFUSED). */
   stop(): Promise<void>;
   /** Listens again on the same address and port. */
@@ -96,7 +100,9 @@ export async function startOrigins(): Promise<Record<NodeName, FakeOrigin>> {
         name,
         port: 0,
         healthy: true,
+        hang: false,
         probes: 0,
+        lastPath: '',
         stop: () =>
           new Promise<void>((resolve) => {
             if (!server) return resolve();
@@ -108,6 +114,8 @@ export async function startOrigins(): Promise<Record<NodeName, FakeOrigin>> {
           new Promise<void>((resolve, reject) => {
             const s = createServer((req, res) => {
               origin.probes++;
+              origin.lastPath = req.url ?? '';
+              if (origin.hang) return;
               if (origin.healthy) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', node: name, release: 'r1' }));
               else res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'no-release', node: name }));
             });
