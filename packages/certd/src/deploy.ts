@@ -46,8 +46,10 @@ export async function deployCertificate(
           { name: NODE_LAYOUT.fullchain, data: fullchain, mode: 0o644 },
           { name: NODE_LAYOUT.privkey, data: privkey, mode: 0o600 },
         ]);
-        if (node.postDeploy)
+        if (node.postDeploy) {
+          ctx.log.info({ cert: cert.name, node: node.name }, 'running post-deploy command');
           await transport.run(node.postDeploy, { timeoutMs: ctx.timings.requestTimeoutMs });
+        }
         const problem = await retryCheck(
           () =>
             checkServedSerial(node, sniName(cert), current.serial, ctx.timings.requestTimeoutMs),
