@@ -2,7 +2,7 @@ import { Resolver } from 'node:dns/promises';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { createSilentLogger } from '@owncdn/core';
+import { createSilentLogger, OwncdnError } from '@owncdn/core';
 import { startGeodns } from '@owncdn/geodns';
 import { describe, expect, it } from 'vitest';
 import { findFreePort } from '../../../test/support/ports.js';
@@ -36,12 +36,20 @@ async function startDnsLab(extraNameserver = '') {
     - { name: ns1.example.test, ipv4: 127.0.0.1, api: "http://127.0.0.1:${apiPort}" }
 ${extraNameserver}  api: { listen: "127.0.0.1:${apiPort}", tokenFile: ${tokenFile} }
 `;
-  const geodns = await startGeodns(await labConfig(dirs, { dns }), {
+  const geoConfig = await labConfig(dirs, { dns });
+  const options = {
     log: createSilentLogger(),
     listen: ['127.0.0.1:0'],
     apiListen: `127.0.0.1:${apiPort}`,
     workers: 1,
     watch: false,
+  };
+  // geodns binds UDP port 0, then TCP on the same number, which an outgoing
+  // connection may hold: start again on that EADDRINUSE (reported to geodns).
+  const geodns = await startGeodns(geoConfig, options).catch((error: unknown) => {
+    if (error instanceof OwncdnError && /EADDRINUSE/.test(error.message))
+      return startGeodns(geoConfig, options);
+    throw error;
   });
   cleanup(() => geodns.close());
   const dnsAddress = geodns.address.dns[0] ?? '';
