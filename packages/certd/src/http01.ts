@@ -42,8 +42,10 @@ export function createHttp01Solver(ctx: CertdContext, thumbprint: string): Chall
               0o644,
             );
           }
-        } else {
+        } else if (!(await servesAll(node, challenges, ctx.timings.requestTimeoutMs))) {
+          // Stateless: the thumbprint only changes with the account key, so it is pushed once, not per order.
           await transport.putFile(NODE_LAYOUT.acmeThumbprint, thumbprint, 0o644);
+          ctx.log.info({ node: node.name }, 'account thumbprint pushed for stateless HTTP-01');
         }
       });
       await forEveryNode(nodes, 'check HTTP-01', async (node) => {
@@ -104,6 +106,20 @@ export async function forEveryNode(
       },
     );
   }
+}
+
+/** One quick look: does the node already answer every token (on every address)? */
+async function servesAll(
+  node: NodeConfig,
+  challenges: readonly PendingChallenge[],
+  timeoutMs: number,
+): Promise<boolean> {
+  for (const c of challenges) {
+    for (const address of nodeAddresses(node)) {
+      if ((await checkToken(address, node.httpPort, c, timeoutMs)) !== null) return false;
+    }
+  }
+  return true;
 }
 
 function nodeAddresses(node: NodeConfig): string[] {

@@ -114,7 +114,13 @@ export async function startLab(
  */
 export async function labConfig(
   lab: LabDirs & { pebble?: Pebble },
-  extra: { certd?: string; nodes?: (i: number) => string; directory?: string; dns?: string } = {},
+  extra: {
+    certd?: string;
+    nodes?: (i: number) => string;
+    directory?: string;
+    dns?: string;
+    top?: string;
+  } = {},
 ): Promise<Config> {
   const nodes = ['au', 'us', 'fr']
     .map(
@@ -142,7 +148,7 @@ certd:
   caCert: ${lab.pebble?.apiCaPath ?? 'null'}
   agreeTerms: true
   state: ${lab.stateDir}
-${extra.certd ?? ''}`;
+${extra.certd ?? ''}${extra.top ?? ''}`;
   const file = join(lab.dir, `owncdn-${Math.random().toString(36).slice(2)}.yaml`);
   await writeFile(file, text);
   return loadConfig(file);

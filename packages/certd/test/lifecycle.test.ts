@@ -33,6 +33,9 @@ describe('certd lifecycle against Pebble', () => {
     await startOrigins(config);
     const first = memoryLogger();
     expect((await runCertdOnce(config, testOptions(first.log))).ok).toBe(true);
+    expect(
+      first.lines().filter((l) => l.msg === 'account thumbprint pushed for stateless HTTP-01'),
+    ).toHaveLength(3);
     const accountKey = await readFile(join(lab.stateDir, 'account.key'), 'utf8');
     const s1 = (await readState(lab.stateDir)).certificates['example.test'];
     const cert1 = s1?.current;
@@ -58,6 +61,8 @@ describe('certd lifecycle against Pebble', () => {
     expect(await servedOnAll(lab)).toEqual([cert2?.serial, cert2?.serial, cert2?.serial]);
     const order = third.lines().find((l) => l.msg === 'order created');
     expect(order).toMatchObject({ replaces: null });
+    // The nodes already answer with the thumbprint: nothing pushed for this order.
+    expect(third.text()).not.toContain('account thumbprint pushed');
     expect(await readFile(join(lab.stateDir, 'account.key'), 'utf8')).toBe(accountKey);
   });
 
