@@ -14,6 +14,8 @@ import type { Responder } from './respond.js';
 
 /** Asks the kernel for a larger UDP receive buffer so bursts are queued rather than lost. */
 const UDP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+/** With port 0, attempts at finding a port free for both UDP and TCP. */
+const PORT_ZERO_ATTEMPTS = 20;
 /** Concurrent TCP connections per listener; more are refused until some close. */
 const MAX_TCP_CONNECTIONS = 1024;
 
@@ -51,17 +53,31 @@ export async function listenDns(listen: readonly string[], responder: Responder,
   try {
     for (const entry of listen) {
       const { host, port } = parseHostPort(entry);
-      const udp = await bindUdp(host, port, responder);
-      udpSockets.push(udp);
-      const bound = udp.address().port;
-      tcpServers.push(await listenTcp(host, bound, responder, options.tcpIdleTimeoutMs, connections));
-      addresses.push(formatHostPort(host, bound));
+      for (let attempt = 1; ; attempt++) {
+        const udp = await bindUdp(host, port, responder);
+        const bound = udp.address().port;
+        try {
+          tcpServers.push(await listenTcp(host, bound, responder, options.tcpIdleTimeoutMs, connections));
+        } catch (error) {
+          await new Promise<void>((resolve) => udp.close(() => resolve()));
+          // Port 0: the port UDP got can be taken for TCP (an outgoing connection's ephemeral port); try another.
+          if (port === 0 && attempt < PORT_ZERO_ATTEMPTS && isAddressInUse(error)) continue;
+          throw error;
+        }
+        udpSockets.push(udp);
+        addresses.push(formatHostPort(host, bound));
+        break;
+      }
     }
   } catch (error) {
     await close();
     throw error;
   }
   return { addresses, close };
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return error instanceof Error && error.cause instanceof Error && (error.cause as NodeJS.ErrnoException).code === 'EADDRINUSE';
 }
 
 function bindUdp(host: string, port: number, responder: Responder): Promise<UdpSocket> {

@@ -407,3 +407,9 @@ export async function healthyZone(extraDns = ''): Promise<{ origins: Record<Node
   const files = await writeZone(origins, extraDns);
   return { origins, files };
 }
+
+/** Rewrites owncdn.yaml through `edit` (a string transformation). */
+export async function editZone(files: ZoneFiles, edit: (text: string) => string): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  await writeFile(files.file, edit(await readFile(files.file, 'utf8')));
+}
