@@ -15,6 +15,10 @@ export interface AriProxy {
   /** Payloads of newOrder requests (decoded JWS payloads), to see `replaces` and `profile`. */
   readonly newOrders: Record<string, unknown>[];
   answer: AriAnswer;
+  /** When set, newOrder is answered with this problem instead of reaching Pebble. */
+  failNewOrder: { status: number; type: string; retryAfterS?: number } | null;
+  /** Profiles to list in the directory's meta.profiles (none by default). */
+  profiles: Record<string, string> | null;
 }
 
 /**
@@ -26,7 +30,14 @@ export interface AriProxy {
 export async function startAriProxy(pebble: Pebble, answer: AriAnswer): Promise<AriProxy> {
   const upstream = new URL(pebble.directoryUrl);
   const agent = new Agent({ connect: { ca: pebble.apiCaPem } });
-  const state: AriProxy = { directoryUrl: '', asked: [], newOrders: [], answer };
+  const state: AriProxy = {
+    directoryUrl: '',
+    asked: [],
+    newOrders: [],
+    answer,
+    failNewOrder: null,
+    profiles: null,
+  };
   let base = '';
   const server = createServer(
     { cert: await readFile(pebble.apiCertPath), key: await readFile(pebble.apiKeyPath) },
@@ -59,6 +70,17 @@ export async function startAriProxy(pebble: Pebble, answer: AriAnswer): Promise<
             );
           }
           const body = Buffer.concat(chunks);
+          if (req.method === 'POST' && url.includes('order-plz') && state.failNewOrder) {
+            const f = state.failNewOrder;
+            state.newOrders.push(decodePayload(body));
+            res.writeHead(f.status, {
+              'content-type': 'application/problem+json',
+              ...(f.retryAfterS ? { 'retry-after': String(f.retryAfterS) } : {}),
+            });
+            return void res.end(
+              JSON.stringify({ type: f.type, detail: 'too many new orders recently' }),
+            );
+          }
           const upstreamResponse = await request(`${upstream.origin}${url}`, {
             method: req.method === 'POST' ? 'POST' : req.method === 'HEAD' ? 'HEAD' : 'GET',
             headers: { ...req.headers, host: req.headers.host ?? '' },
@@ -71,6 +93,9 @@ export async function startAriProxy(pebble: Pebble, answer: AriAnswer): Promise<
             text = JSON.stringify({
               ...(typeof directory === 'object' ? directory : {}),
               renewalInfo: `${base}/renewal-info`,
+              ...(state.profiles
+                ? { meta: { ...metaOf(directory), profiles: state.profiles } }
+                : {}),
             });
           }
           if (req.method === 'POST' && url.includes('order-plz'))
@@ -107,4 +132,10 @@ function decodePayload(body: Buffer): Record<string, unknown> {
     return {};
   const payload: unknown = JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8'));
   return typeof payload === 'object' && payload !== null ? { ...payload } : {};
+}
+
+function metaOf(directory: unknown): Record<string, unknown> {
+  if (typeof directory !== 'object' || directory === null || !('meta' in directory)) return {};
+  const meta: unknown = directory.meta;
+  return typeof meta === 'object' && meta !== null ? { ...meta } : {};
 }
