@@ -18,20 +18,28 @@ const node = (name: string) => config.nodes.find((n) => n.name === name)!;
 const names = (list: readonly { name: string }[]) => list.map((n) => n.name);
 
 describe('pickNodes (issue #4: continent → default → any healthy → all)', () => {
-  const up = (...down: string[]) => new Map(config.nodes.map((n) => [n.name, !down.includes(n.name)]));
+  const up = (...down: string[]) =>
+    new Map(config.nodes.map((n) => [n.name, !down.includes(n.name)]));
   test('the healthy nodes listed for the continent', () => {
     expect(names(pickNodes([node('fr'), node('de')], config.nodes, up()))).toEqual(['fr', 'de']);
     expect(names(pickNodes([node('fr'), node('de')], config.nodes, up('de')))).toEqual(['fr']);
   });
   test('then the default node when it is healthy', () => {
-    expect(names(pickNodes([node('fr'), node('de')], config.nodes, up('fr', 'de')))).toEqual(['au']);
+    expect(names(pickNodes([node('fr'), node('de')], config.nodes, up('fr', 'de')))).toEqual([
+      'au',
+    ]);
     expect(names(pickNodes([], config.nodes, up()))).toEqual(['au']);
   });
   test('then any healthy node', () => {
     expect(names(pickNodes([node('us')], config.nodes, up('us', 'au')))).toEqual(['fr', 'de']);
   });
   test('then every node, never an empty answer', () => {
-    expect(names(pickNodes([node('us')], config.nodes, up('au', 'us', 'fr', 'de')))).toEqual(['au', 'us', 'fr', 'de']);
+    expect(names(pickNodes([node('us')], config.nodes, up('au', 'us', 'fr', 'de')))).toEqual([
+      'au',
+      'us',
+      'fr',
+      'de',
+    ]);
   });
 });
 

@@ -55,7 +55,11 @@ export function computeClasses(config: Config): AnswerClasses {
  * Issue #4's selection: the healthy nodes the config lists → the default node
  * if healthy → any healthy node → all nodes. Never empty.
  */
-export function pickNodes(listed: readonly NodeConfig[], all: readonly NodeConfig[], up: ReadonlyMap<string, boolean>): NodeConfig[] {
+export function pickNodes(
+  listed: readonly NodeConfig[],
+  all: readonly NodeConfig[],
+  up: ReadonlyMap<string, boolean>,
+): NodeConfig[] {
   const healthy = (n: NodeConfig) => up.get(n.name) !== false;
   const listedUp = listed.filter(healthy);
   if (listedUp.length > 0) return listedUp;
@@ -100,7 +104,18 @@ export interface Snapshot {
 }
 
 /** The types precomputed for every name; any other QTYPE gets the `other` answer. */
-const PRECOMPUTED_TYPES = [TYPE.A, TYPE.AAAA, TYPE.NS, TYPE.CNAME, TYPE.SOA, TYPE.MX, TYPE.TXT, TYPE.SRV, TYPE.CAA, TYPE.ANY];
+const PRECOMPUTED_TYPES = [
+  TYPE.A,
+  TYPE.AAAA,
+  TYPE.NS,
+  TYPE.CNAME,
+  TYPE.SOA,
+  TYPE.MX,
+  TYPE.TXT,
+  TYPE.SRV,
+  TYPE.CAA,
+  TYPE.ANY,
+];
 /** RFC 8482 §4.1: ANY gets one RRset; this is the order of preference. */
 const ANY_ORDER = [TYPE.A, TYPE.AAAA, TYPE.MX, TYPE.TXT, TYPE.CAA, TYPE.SRV, TYPE.NS, TYPE.SOA];
 /** CNAME chains longer than this stop where they are (BIND and Knot use similar limits). */
@@ -124,7 +139,7 @@ export function buildSnapshot(input: ZoneInput): Snapshot {
   const byName = new Map<string, Map<number, WireRecord[]>>();
   const add = (record: WireRecord) => {
     let types = byName.get(record.name);
-    if (!types) byName.set(record.name, (types = new Map()));
+    if (!types) byName.set(record.name, (types = new Map<number, WireRecord[]>()));
     const list = types.get(record.type) ?? [];
     list.push(record);
     types.set(record.type, list);
@@ -142,23 +157,48 @@ export function buildSnapshot(input: ZoneInput): Snapshot {
   add({ name: zone, type: TYPE.SOA, ttl: dns.staticTtl, rdata: soaRdata, target: null });
   // RFC 2308 §3: the negative answer's SOA carries min(SOA TTL, MINIMUM).
   const negativeTtl = Math.min(dns.staticTtl, dns.soa.minimumS);
-  const negativeSoa: WireRecord = { name: zone, type: TYPE.SOA, ttl: negativeTtl, rdata: soaRdata, target: null };
+  const negativeSoa: WireRecord = {
+    name: zone,
+    type: TYPE.SOA,
+    ttl: negativeTtl,
+    rdata: soaRdata,
+    target: null,
+  };
   for (const ns of dns.nameservers) {
-    add({ name: zone, type: TYPE.NS, ttl: dns.staticTtl, rdata: (w) => w.name(ns.name), target: ns.name });
+    add({
+      name: zone,
+      type: TYPE.NS,
+      ttl: dns.staticTtl,
+      rdata: (w) => w.name(ns.name),
+      target: ns.name,
+    });
     if (!isInZone(ns.name, zone)) continue;
     // Glue for in-zone nameservers (RFC 9471: required in referrals from the parent; we serve it as data too).
     if (ns.ipv4) {
       const bytes = ipv4Bytes(ns.ipv4);
-      add({ name: ns.name, type: TYPE.A, ttl: dns.staticTtl, rdata: (w) => w.bytes(bytes), target: null });
+      add({
+        name: ns.name,
+        type: TYPE.A,
+        ttl: dns.staticTtl,
+        rdata: (w) => w.bytes(bytes),
+        target: null,
+      });
     }
     if (ns.ipv6) {
       const bytes = ipv6Bytes(ns.ipv6);
-      add({ name: ns.name, type: TYPE.AAAA, ttl: dns.staticTtl, rdata: (w) => w.bytes(bytes), target: null });
+      add({
+        name: ns.name,
+        type: TYPE.AAAA,
+        ttl: dns.staticTtl,
+        rdata: (w) => w.bytes(bytes),
+        target: null,
+      });
     }
   }
   for (const record of dns.records) add(staticRecord(record, zone));
   for (const [name, values] of input.txt) {
-    for (const value of values) add({ name, type: TYPE.TXT, ttl: dns.ttl, rdata: txtRdata(value), target: null });
+    for (const value of values)
+      add({ name, type: TYPE.TXT, ttl: dns.ttl, rdata: txtRdata(value), target: null });
   }
 
   const geoNames = new Set(config.site.names);
@@ -171,7 +211,9 @@ export function buildSnapshot(input: ZoneInput): Snapshot {
     const aaaa = chosen.flatMap((n): WireRecord[] => {
       if (!n.ipv6) return [];
       const bytes = ipv6Bytes(n.ipv6);
-      return [{ name: '', type: TYPE.AAAA, ttl: dns.ttl, rdata: (w) => w.bytes(bytes), target: null }];
+      return [
+        { name: '', type: TYPE.AAAA, ttl: dns.ttl, rdata: (w) => w.bytes(bytes), target: null },
+      ];
     });
     return { a, aaaa };
   });
@@ -181,18 +223,34 @@ export function buildSnapshot(input: ZoneInput): Snapshot {
   for (const name of [...names]) {
     for (let n = name; n !== zone && n.includes('.'); n = n.slice(n.indexOf('.') + 1)) names.add(n);
   }
-  const cuts = new Set<string>([...byName].filter(([name, types]) => name !== zone && types.has(TYPE.NS)).map(([name]) => name));
+  const cuts = new Set<string>(
+    [...byName]
+      .filter(([name, types]) => name !== zone && types.has(TYPE.NS))
+      .map(([name]) => name),
+  );
   const cutFor = (name: string): string | null => {
-    for (let n = name; n !== zone && n.includes('.'); n = n.slice(n.indexOf('.') + 1)) if (cuts.has(n)) return n;
+    for (let n = name; n !== zone && n.includes('.'); n = n.slice(n.indexOf('.') + 1))
+      if (cuts.has(n)) return n;
     return null;
   };
 
   const glueFor = (targets: readonly (string | null)[]): WireRecord[] =>
-    targets.flatMap((t) => (t && isInZone(t, zone) && !geoNames.has(t) ? [...(byName.get(t)?.get(TYPE.A) ?? []), ...(byName.get(t)?.get(TYPE.AAAA) ?? [])] : []));
+    targets.flatMap((t) =>
+      t && isInZone(t, zone) && !geoNames.has(t)
+        ? [...(byName.get(t)?.get(TYPE.A) ?? []), ...(byName.get(t)?.get(TYPE.AAAA) ?? [])]
+        : [],
+    );
 
   const referralOf = (cut: string): Resolution => {
     const ns = byName.get(cut)?.get(TYPE.NS) ?? [];
-    return { answer: [], authority: ns, additional: glueFor(ns.map((r) => r.target)), rcode: RCODE.NOERROR, aa: false, geo: false };
+    return {
+      answer: [],
+      authority: ns,
+      additional: glueFor(ns.map((r) => r.target)),
+      rcode: RCODE.NOERROR,
+      aa: false,
+      geo: false,
+    };
   };
 
   const recordsAt = (name: string, type: number, cls: number, r: Resolution): WireRecord[] => {
@@ -208,7 +266,14 @@ export function buildSnapshot(input: ZoneInput): Snapshot {
   const resolve = (qname: string, qtype: number, cls: number): Resolution => {
     const cut = cutFor(qname);
     if (cut) return referralOf(cut);
-    const r: Resolution = { answer: [], authority: [], additional: [], rcode: RCODE.NOERROR, aa: true, geo: false };
+    const r: Resolution = {
+      answer: [],
+      authority: [],
+      additional: [],
+      rcode: RCODE.NOERROR,
+      aa: true,
+      geo: false,
+    };
     let name = qname;
     for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
       if (name !== qname && (!isInZone(name, zone) || cutFor(name))) return r;
@@ -235,7 +300,8 @@ export function buildSnapshot(input: ZoneInput): Snapshot {
         return r;
       }
       r.answer.push(...set);
-      if (type === TYPE.NS || type === TYPE.MX || type === TYPE.SRV) r.additional.push(...glueFor(set.map((rec) => rec.target)));
+      if (type === TYPE.NS || type === TYPE.MX || type === TYPE.SRV)
+        r.additional.push(...glueFor(set.map((rec) => rec.target)));
       return r;
     }
     return r;
@@ -245,8 +311,11 @@ export function buildSnapshot(input: ZoneInput): Snapshot {
   const entryFor = (qname: string, qtype: number): Entry => {
     const first = resolve(qname, qtype, 0);
     const id = nextId++;
-    if (!first.geo) return { responses: [encode(qname, qtype, first)], geo: false, id, rcode: first.rcode };
-    const responses = classes.nodes.map((_, cls) => encode(qname, qtype, cls === 0 ? first : resolve(qname, qtype, cls)));
+    if (!first.geo)
+      return { responses: [encode(qname, qtype, first)], geo: false, id, rcode: first.rcode };
+    const responses = classes.nodes.map((_, cls) =>
+      encode(qname, qtype, cls === 0 ? first : resolve(qname, qtype, cls)),
+    );
     return { responses, geo: true, id, rcode: first.rcode };
   };
 
@@ -266,7 +335,14 @@ export function buildSnapshot(input: ZoneInput): Snapshot {
   soa.u16(0);
   soa.name(dns.soa.mname, false);
   soa.name(dns.soa.rname, false);
-  for (const value of [input.serial, dns.soa.refreshS, dns.soa.retryS, dns.soa.expireS, dns.soa.minimumS]) soa.u32(value);
+  for (const value of [
+    input.serial,
+    dns.soa.refreshS,
+    dns.soa.retryS,
+    dns.soa.expireS,
+    dns.soa.minimumS,
+  ])
+    soa.u32(value);
   soa.patch16(rdlengthAt, soa.length - rdlengthAt - 2);
 
   return {
@@ -295,6 +371,7 @@ function encode(qname: string, qtype: number, r: Resolution): Buffer {
   w.name(qname);
   w.u16(qtype);
   w.u16(1);
-  for (const rec of [...r.answer, ...r.authority, ...r.additional]) w.record(rec.name, rec.type, rec.ttl, rec.rdata);
+  for (const rec of [...r.answer, ...r.authority, ...r.additional])
+    w.record(rec.name, rec.type, rec.ttl, rec.rdata);
   return w.finish();
 }

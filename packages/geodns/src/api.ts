@@ -40,10 +40,18 @@ export async function readToken(file: string): Promise<string> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new OwncdnError('OWNCDN_DNS_API_FAILED', `cannot read the API token file ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { cause: error });
+    throw new OwncdnError(
+      'OWNCDN_DNS_API_FAILED',
+      `cannot read the API token file ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      { cause: error },
+    );
   }
   const token = text.trim();
-  if (token.length === 0) throw new OwncdnError('OWNCDN_DNS_API_FAILED', `the API token file ${file} is empty (expected one line with the token, e.g. from \`openssl rand -hex 32\`)`);
+  if (token.length === 0)
+    throw new OwncdnError(
+      'OWNCDN_DNS_API_FAILED',
+      `the API token file ${file} is empty (expected one line with the token, e.g. from \`openssl rand -hex 32\`)`,
+    );
   return token;
 }
 
@@ -54,22 +62,35 @@ function tokenMatches(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-export async function startApi(listen: string, tokenFile: string, handlers: ApiHandlers): Promise<Api> {
+export async function startApi(
+  listen: string,
+  tokenFile: string,
+  handlers: ApiHandlers,
+): Promise<Api> {
   let token = await readToken(tokenFile);
   const { host, port } = parseHostPort(listen);
   const server = createServer((req, res) => {
     handle(req, res, token, handlers).catch((error: unknown) => {
-      send(res, 500, { error: `internal error: ${error instanceof Error ? error.message : String(error)}` });
+      send(res, 500, {
+        error: `internal error: ${error instanceof Error ? error.message : String(error)}`,
+      });
     });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new OwncdnError('OWNCDN_DNS_API_FAILED', `cannot listen on ${listen} for the API: ${error.code ?? error.message}`, { cause: error })),
+      reject(
+        new OwncdnError(
+          'OWNCDN_DNS_API_FAILED',
+          `cannot listen on ${listen} for the API: ${error.code ?? error.message}`,
+          { cause: error },
+        ),
+      ),
     );
     server.listen(port, host, () => resolve());
   });
   const bound = server.address();
-  const address = typeof bound === 'object' && bound ? formatHostPort(bound.address, bound.port) : listen;
+  const address =
+    typeof bound === 'object' && bound ? formatHostPort(bound.address, bound.port) : listen;
   return {
     address,
     setTokenFile: async (file) => {
@@ -86,14 +107,25 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) return;
   if (body === undefined) {
     res.writeHead(status, headers).end();
     return;
   }
   const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
-  res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json', ...headers }).end(text);
+  res
+    .writeHead(status, {
+      'content-type':
+        typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json',
+      ...headers,
+    })
+    .end(text);
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
@@ -122,10 +154,17 @@ class HttpError extends Error {
 }
 
 function field(body: unknown, key: string): unknown {
-  return typeof body === 'object' && body !== null && key in body ? (body as Record<string, unknown>)[key] : undefined;
+  return typeof body === 'object' && body !== null && key in body
+    ? (body as Record<string, unknown>)[key]
+    : undefined;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, token: string, handlers: ApiHandlers): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  token: string,
+  handlers: ApiHandlers,
+): Promise<void> {
   const url = req.url ?? '/';
   const path = url.split('?')[0] ?? '/';
   const method = req.method ?? 'GET';
@@ -136,7 +175,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, token: string, 
   const auth = req.headers.authorization ?? '';
   const given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
   if (!tokenMatches(given, token)) {
-    return send(res, 401, { error: 'missing or wrong bearer token (expected Authorization: Bearer <the content of dns.api.tokenFile>)' }, { 'www-authenticate': 'Bearer' });
+    return send(
+      res,
+      401,
+      {
+        error:
+          'missing or wrong bearer token (expected Authorization: Bearer <the content of dns.api.tokenFile>)',
+      },
+      { 'www-authenticate': 'Bearer' },
+    );
   }
   try {
     const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
@@ -159,14 +206,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, token: string, 
       const fqdn = parts[2] ?? '';
       if (method === 'PUT') {
         const value = field(await readBody(req), 'value');
-        if (typeof value !== 'string') return send(res, 400, { error: 'expected a body {"value": "<txt>"}' });
+        if (typeof value !== 'string')
+          return send(res, 400, { error: 'expected a body {"value": "<txt>"}' });
         await handlers.addTxt(fqdn, value);
         return send(res, 204);
       }
       if (method === 'DELETE') {
         const body = await readBody(req);
         const value = body === undefined ? null : field(body, 'value');
-        if (value !== null && typeof value !== 'string') return send(res, 400, { error: 'expected no body, or {"value": "<txt>"}' });
+        if (value !== null && typeof value !== 'string')
+          return send(res, 400, { error: 'expected no body, or {"value": "<txt>"}' });
         await handlers.removeTxt(fqdn, value);
         return send(res, 204);
       }
@@ -176,7 +225,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, token: string, 
   } catch (error) {
     if (error instanceof HttpError) return send(res, error.status, { error: error.message });
     if (error instanceof TxtError) return send(res, 400, { error: error.message });
-    if (error instanceof URIError) return send(res, 400, { error: 'bad percent-encoding in the path' });
+    if (error instanceof URIError)
+      return send(res, 400, { error: 'bad percent-encoding in the path' });
     throw error;
   }
 }

@@ -53,11 +53,20 @@ export function workerEntry(): string | null {
 }
 
 function isMessage(value: unknown): value is FromWorker {
-  return typeof value === 'object' && value !== null && 'type' in value && typeof value.type === 'string';
+  return (
+    typeof value === 'object' && value !== null && 'type' in value && typeof value.type === 'string'
+  );
 }
 
 /** Forks `count` workers serving `listen`, and resolves once all of them listen. */
-export async function startWorkers(count: number, entry: string, listen: readonly string[], tcpIdleTimeoutMs: number, first: ZoneMessage, log: Logger): Promise<DnsBackend> {
+export async function startWorkers(
+  count: number,
+  entry: string,
+  listen: readonly string[],
+  tcpIdleTimeoutMs: number,
+  first: ZoneMessage,
+  log: Logger,
+): Promise<DnsBackend> {
   cluster.setupPrimary({ exec: entry, args: [], serialization: 'json' });
   let zone = first;
   let closing = false;
@@ -69,7 +78,16 @@ export async function startWorkers(count: number, entry: string, listen: readonl
     new Promise((resolve, reject) => {
       const worker = cluster.fork();
       workers.add(worker);
-      const timer = setTimeout(() => reject(new OwncdnError('OWNCDN_DNS_LISTEN_FAILED', `worker ${worker.id} did not start within ${WORKER_TIMEOUT_MS} ms`)), WORKER_TIMEOUT_MS);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new OwncdnError(
+              'OWNCDN_DNS_LISTEN_FAILED',
+              `worker ${worker.id} did not start within ${WORKER_TIMEOUT_MS} ms`,
+            ),
+          ),
+        WORKER_TIMEOUT_MS,
+      );
       worker.on('message', (message: unknown) => {
         if (!isMessage(message)) return;
         if (message.type === 'ready') {
@@ -79,11 +97,21 @@ export async function startWorkers(count: number, entry: string, listen: readonl
           resolve({ worker, addresses: message.addresses });
         } else if (message.type === 'failed') {
           clearTimeout(timer);
-          reject(new OwncdnError(message.code === 'OWNCDN_DNS_GEOIP_INVALID' ? 'OWNCDN_DNS_GEOIP_INVALID' : 'OWNCDN_DNS_LISTEN_FAILED', message.error));
+          reject(
+            new OwncdnError(
+              message.code === 'OWNCDN_DNS_GEOIP_INVALID'
+                ? 'OWNCDN_DNS_GEOIP_INVALID'
+                : 'OWNCDN_DNS_LISTEN_FAILED',
+              message.error,
+            ),
+          );
         } else if (message.type === 'metrics') {
           waiters.get(message.id)?.(message.data);
         } else if (message.type === 'apply-failed') {
-          log.error({ worker: worker.id, serial: message.serial, error: message.error }, 'worker could not apply new zone data, it keeps the previous data');
+          log.error(
+            { worker: worker.id, serial: message.serial, error: message.error },
+            'worker could not apply new zone data, it keeps the previous data',
+          );
         }
       });
       worker.on('exit', (code, signal) => {
@@ -91,8 +119,15 @@ export async function startWorkers(count: number, entry: string, listen: readonl
         clearTimeout(timer);
         if (closing) return;
         log.error({ worker: worker.id, code, signal }, 'geodns worker exited, starting another');
-        reject(new OwncdnError('OWNCDN_DNS_LISTEN_FAILED', `worker ${worker.id} exited (${signal ?? code ?? '?'}) while starting`));
-        fork().catch((error: unknown) => log.error({ error: String(error) }, 'could not replace a geodns worker'));
+        reject(
+          new OwncdnError(
+            'OWNCDN_DNS_LISTEN_FAILED',
+            `worker ${worker.id} exited (${signal ?? code ?? '?'}) while starting`,
+          ),
+        );
+        fork().catch((error: unknown) =>
+          log.error({ error: String(error) }, 'could not replace a geodns worker'),
+        );
       });
     });
 
@@ -117,7 +152,7 @@ export async function startWorkers(count: number, entry: string, listen: readonl
     );
   };
 
-  let addresses: string[] = [];
+  let addresses: string[];
   try {
     // One first: with port 0 the others then share the port it got.
     const started = await fork();
@@ -138,7 +173,12 @@ export async function startWorkers(count: number, entry: string, listen: readonl
         resolve();
       }
       function onMessage(message: unknown) {
-        if (isMessage(message) && (message.type === 'applied' || message.type === 'apply-failed') && message.serial === serial) done();
+        if (
+          isMessage(message) &&
+          (message.type === 'applied' || message.type === 'apply-failed') &&
+          message.serial === serial
+        )
+          done();
       }
       worker.on('message', onMessage);
       worker.once('exit', done);
@@ -181,7 +221,9 @@ export async function startWorkers(count: number, entry: string, listen: readonl
 }
 
 function isToWorker(value: unknown): value is ToWorker {
-  return typeof value === 'object' && value !== null && 'type' in value && typeof value.type === 'string';
+  return (
+    typeof value === 'object' && value !== null && 'type' in value && typeof value.type === 'string'
+  );
 }
 
 /** The worker side: wait for `start`, then serve until `stop`. */
@@ -199,11 +241,17 @@ export function runWorker(): void {
         createServing(message.zone)
           .then(async (s) => {
             serving = s;
-            listeners = await listenDns(message.listen, s.responder, { tcpIdleTimeoutMs: message.tcpIdleTimeoutMs });
+            listeners = await listenDns(message.listen, s.responder, {
+              tcpIdleTimeoutMs: message.tcpIdleTimeoutMs,
+            });
             reply({ type: 'listening', addresses: [...listeners.addresses] });
           })
           .catch((error: unknown) => {
-            reply({ type: 'failed', error: error instanceof Error ? error.message : String(error), code: error instanceof OwncdnError ? error.code : 'OWNCDN_INTERNAL' });
+            reply({
+              type: 'failed',
+              error: error instanceof Error ? error.message : String(error),
+              code: error instanceof OwncdnError ? error.code : 'OWNCDN_INTERNAL',
+            });
             process.disconnect();
           });
         break;
@@ -211,11 +259,18 @@ export function runWorker(): void {
         const serial = message.zone.serial;
         (serving ? serving.apply(message.zone) : Promise.reject(new Error('not started')))
           .then(() => reply({ type: 'applied', serial }))
-          .catch((error: unknown) => reply({ type: 'apply-failed', serial, error: error instanceof Error ? error.message : String(error) }));
+          .catch((error: unknown) =>
+            reply({
+              type: 'apply-failed',
+              serial,
+              error: error instanceof Error ? error.message : String(error),
+            }),
+          );
         break;
       }
       case 'metrics':
-        if (serving) reply({ type: 'metrics', id: message.id, data: serving.responder.metrics.toData() });
+        if (serving)
+          reply({ type: 'metrics', id: message.id, data: serving.responder.metrics.toData() });
         break;
       case 'stop':
         void (listeners?.close() ?? Promise.resolve()).finally(() => process.disconnect());

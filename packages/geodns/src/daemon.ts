@@ -61,7 +61,10 @@ const DEFAULT_RELOAD_QUIET_MS = 250;
  * OwncdnError OWNCDN_DNS_LISTEN_FAILED, OWNCDN_DNS_GEOIP_INVALID or
  * OWNCDN_DNS_API_FAILED.
  */
-export async function startGeodns(config: Config, options: StartGeodnsOptions): Promise<RunningGeodns> {
+export async function startGeodns(
+  config: Config,
+  options: StartGeodnsOptions,
+): Promise<RunningGeodns> {
   const { log } = options;
   let current = config;
   let serial = nextSerial(0);
@@ -70,7 +73,12 @@ export async function startGeodns(config: Config, options: StartGeodnsOptions): 
   let dns: DnsBackend | null = null;
   let closed = false;
 
-  const zone = (): ZoneMessage => ({ config: current, up: [...health.serving()], txt: [...txt.entries()], serial });
+  const zone = (): ZoneMessage => ({
+    config: current,
+    up: [...health.serving()],
+    txt: [...txt.entries()],
+    serial,
+  });
   let published: Promise<void> = Promise.resolve();
   /** Rebuilds the answers from the current state; the returned promise resolves once they are served. */
   const publish = (): Promise<void> => {
@@ -78,7 +86,10 @@ export async function startGeodns(config: Config, options: StartGeodnsOptions): 
     const backend = dns;
     if (backend === null) return published;
     published = backend.apply(zone()).catch((error: unknown) => {
-      log.error({ error: error instanceof Error ? error.message : String(error) }, 'could not rebuild the answers, still serving the previous ones');
+      log.error(
+        { error: error instanceof Error ? error.message : String(error) },
+        'could not rebuild the answers, still serving the previous ones',
+      );
     });
     return published;
   };
@@ -88,7 +99,10 @@ export async function startGeodns(config: Config, options: StartGeodnsOptions): 
   });
   const health = new HealthChecker(config, {
     // Logged once the answers reflect it: `node fr down: 3 probes failed: connect ECONNREFUSED`.
-    onChange: ({ node, state, reason }) => void publish().then(() => log.info({ node, state, reason }, `node ${node} ${state}: ${reason}`)),
+    onChange: ({ node, state, reason }) =>
+      void publish().then(() =>
+        log.info({ node, state, reason }, `node ${node} ${state}: ${reason}`),
+      ),
     timing: options.healthTiming,
   });
 
@@ -107,13 +121,17 @@ export async function startGeodns(config: Config, options: StartGeodnsOptions): 
     const apiListen = options.apiListen === undefined ? config.dns.api.listen : options.apiListen;
     let api: Api | null = null;
     if (apiListen !== null && config.dns.api.tokenFile === null) {
-      log.warn({ listen: apiListen }, 'API not started: dns.api.tokenFile is not set (DNS-01 and node overrides need it)');
+      log.warn(
+        { listen: apiListen },
+        'API not started: dns.api.tokenFile is not set (DNS-01 and node overrides need it)',
+      );
     } else if (apiListen !== null && config.dns.api.tokenFile !== null) {
       api = await startApi(apiListen, config.dns.api.tokenFile, {
         nodes: () => health.status(),
         setOverride: async (name, override) => {
           const node = health.setOverride(name, override);
-          if (node) log.info({ node: name, override }, `node ${name} override ${override ?? 'cleared'}`);
+          if (node)
+            log.info({ node: name, override }, `node ${name} override ${override ?? 'cleared'}`);
           // A state change already published through onChange; wait until it is served.
           await published;
           return node;
@@ -133,7 +151,9 @@ export async function startGeodns(config: Config, options: StartGeodnsOptions): 
         metrics: async () => {
           const parts = await backend.metrics();
           return renderMetrics(sumMetrics(parts), {
-            nodes: health.status().map((s) => ({ name: s.name, up: s.state === 'up', override: s.override })),
+            nodes: health
+              .status()
+              .map((s) => ({ name: s.name, up: s.state === 'up', override: s.override })),
             serial,
             reloads,
             reloadFailures,
@@ -154,7 +174,10 @@ export async function startGeodns(config: Config, options: StartGeodnsOptions): 
         if (api && next.dns.api.tokenFile) await api.setTokenFile(next.dns.api.tokenFile);
       } catch (error) {
         reloadFailures++;
-        log.error({ file: current.file, error: error instanceof Error ? error.message : String(error) }, 'reload failed, still serving the previous configuration');
+        log.error(
+          { file: current.file, error: error instanceof Error ? error.message : String(error) },
+          'reload failed, still serving the previous configuration',
+        );
         return false;
       }
       if (!options.listen && next.dns.listen.join(' ') !== current.dns.listen.join(' ')) {
@@ -191,10 +214,18 @@ export async function startGeodns(config: Config, options: StartGeodnsOptions): 
         const watcher = watch(dir, (_event, name) => {
           if (name === null || name === basename(file)) schedule();
         });
-        watcher.on('error', (error) => log.warn({ dir, error: error.message }, 'stopped watching for changes; SIGHUP still reloads'));
+        watcher.on('error', (error) =>
+          log.warn(
+            { dir, error: error.message },
+            'stopped watching for changes; SIGHUP still reloads',
+          ),
+        );
         watchers.set(key, watcher);
       } catch (error) {
-        log.warn({ dir, error: error instanceof Error ? error.message : String(error) }, 'cannot watch for changes; SIGHUP still reloads');
+        log.warn(
+          { dir, error: error instanceof Error ? error.message : String(error) },
+          'cannot watch for changes; SIGHUP still reloads',
+        );
       }
     };
     const watchGeo = () => {
@@ -218,18 +249,28 @@ export async function startGeodns(config: Config, options: StartGeodnsOptions): 
   }
 }
 
-async function startDns(config: Config, options: StartGeodnsOptions, first: ZoneMessage): Promise<DnsBackend> {
+async function startDns(
+  config: Config,
+  options: StartGeodnsOptions,
+  first: ZoneMessage,
+): Promise<DnsBackend> {
   const listen = options.listen ?? config.dns.listen;
   const wanted = options.workers ?? config.dns.workers;
   let count = wanted === 0 ? availableParallelism() : wanted;
   const entry = workerEntry();
   if (count > 1 && entry === null) {
-    options.log.warn({ workers: count }, 'running from sources: one process answers (workers need the built package)');
+    options.log.warn(
+      { workers: count },
+      'running from sources: one process answers (workers need the built package)',
+    );
     count = 1;
   }
-  if (count > 1 && entry !== null) return startWorkers(count, entry, listen, config.dns.tcpIdleTimeoutMs, first, options.log);
+  if (count > 1 && entry !== null)
+    return startWorkers(count, entry, listen, config.dns.tcpIdleTimeoutMs, first, options.log);
   const serving = await createServing(first, { now: options.now });
-  const listeners = await listenDns(listen, serving.responder, { tcpIdleTimeoutMs: config.dns.tcpIdleTimeoutMs });
+  const listeners = await listenDns(listen, serving.responder, {
+    tcpIdleTimeoutMs: config.dns.tcpIdleTimeoutMs,
+  });
   return {
     addresses: listeners.addresses,
     workers: 1,

@@ -1,6 +1,14 @@
 import { CONTINENTS } from '@owncdn/core';
 import { describe, expect, test } from 'vitest';
-import { continentOfRecord, createGeoIndex, createGeoResult, loadGeoTable, lookupV4, lookupV6, UNKNOWN_CONTINENT } from './geo.js';
+import {
+  continentOfRecord,
+  createGeoIndex,
+  createGeoResult,
+  loadGeoTable,
+  lookupV4,
+  lookupV6,
+  UNKNOWN_CONTINENT,
+} from './geo.js';
 
 const ip4 = (text: string) => text.split('.').reduce((a, b) => a * 256 + Number(b), 0) >>> 0;
 const continent = (index: number) => CONTINENTS[index] ?? 'unknown';
@@ -61,7 +69,9 @@ describe('the bundled database as a range table', async () => {
 
 describe('continentOfRecord', () => {
   test('reads GeoLite2/DB-IP records and country-only ones', () => {
-    expect(continent(continentOfRecord({ continent: { code: 'EU' }, country: { iso_code: 'FR' } }))).toBe('EU');
+    expect(
+      continent(continentOfRecord({ continent: { code: 'EU' }, country: { iso_code: 'FR' } })),
+    ).toBe('EU');
     expect(continent(continentOfRecord({ country: { iso_code: 'BR' } }))).toBe('SA');
     expect(continent(continentOfRecord({ registered_country: { iso_code: 'JP' } }))).toBe('AS');
     expect(continent(continentOfRecord({ country_code: 'nz' }))).toBe('OC');

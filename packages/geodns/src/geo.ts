@@ -57,7 +57,11 @@ export async function loadGeoTable(file: string | null): Promise<GeoTable> {
     if (hit && hit.key === key) return hit.table;
     data = await readFile(path);
   } catch (error) {
-    throw new OwncdnError('OWNCDN_DNS_GEOIP_INVALID', `geo database ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); set dns.geoip to a MaxMind-format .mmdb or null for the bundled one`, { cause: error });
+    throw new OwncdnError(
+      'OWNCDN_DNS_GEOIP_INVALID',
+      `geo database ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); set dns.geoip to a MaxMind-format .mmdb or null for the bundled one`,
+      { cause: error },
+    );
   }
   const table = buildGeoTable(data, path);
   cache.set(path, { key, table });
@@ -70,7 +74,11 @@ export function buildGeoTable(data: Buffer, file: string): GeoTable {
   try {
     reader = new Reader<Response>(data);
   } catch (error) {
-    throw new OwncdnError('OWNCDN_DNS_GEOIP_INVALID', `${file} is not a MaxMind-format database (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+    throw new OwncdnError(
+      'OWNCDN_DNS_GEOIP_INVALID',
+      `${file} is not a MaxMind-format database (${error instanceof Error ? error.message : String(error)})`,
+      { cause: error },
+    );
   }
   const meta = reader.metadata;
   const tree = new TreeReader(data, meta.nodeCount, meta.recordSize);
@@ -94,7 +102,11 @@ export function buildGeoTable(data: Buffer, file: string): GeoTable {
   const v6 =
     meta.ipVersion === 6
       ? walkV6(tree, meta.nodeCount, v4Root, continentOf)
-      : { hi: new Uint32Array([0]), lo: new Uint32Array([0]), continent: new Uint8Array([UNKNOWN_CONTINENT]) };
+      : {
+          hi: new Uint32Array([0]),
+          lo: new Uint32Array([0]),
+          continent: new Uint8Array([UNKNOWN_CONTINENT]),
+        };
   return {
     file,
     databaseType: meta.databaseType,
@@ -124,7 +136,13 @@ class TreeReader {
       case 24:
         return ((db[o] ?? 0) << 16) | ((db[o + 1] ?? 0) << 8) | (db[o + 2] ?? 0);
       case 28:
-        return ((((db[o + 3] ?? 0) & 0xf0) << 20) | ((db[o] ?? 0) << 16) | ((db[o + 1] ?? 0) << 8) | (db[o + 2] ?? 0)) >>> 0;
+        return (
+          ((((db[o + 3] ?? 0) & 0xf0) << 20) |
+            ((db[o] ?? 0) << 16) |
+            ((db[o + 1] ?? 0) << 8) |
+            (db[o + 2] ?? 0)) >>>
+          0
+        );
       default:
         return db.readUInt32BE(o);
     }
@@ -136,7 +154,13 @@ class TreeReader {
       case 24:
         return ((db[o + 3] ?? 0) << 16) | ((db[o + 4] ?? 0) << 8) | (db[o + 5] ?? 0);
       case 28:
-        return ((((db[o + 3] ?? 0) & 0x0f) << 24) | ((db[o + 4] ?? 0) << 16) | ((db[o + 5] ?? 0) << 8) | (db[o + 6] ?? 0)) >>> 0;
+        return (
+          ((((db[o + 3] ?? 0) & 0x0f) << 24) |
+            ((db[o + 4] ?? 0) << 16) |
+            ((db[o + 5] ?? 0) << 8) |
+            (db[o + 6] ?? 0)) >>>
+          0
+        );
       default:
         return db.readUInt32BE(o + 4);
     }
@@ -144,7 +168,9 @@ class TreeReader {
 }
 
 function field(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null && key in value ? (value as Record<string, unknown>)[key] : undefined;
+  return typeof value === 'object' && value !== null && key in value
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
 }
 
 /** A decoded data record → continent index: `continent.code`, else a country code through the table. */
@@ -234,7 +260,11 @@ function walkV6(tree: TreeReader, nodeCount: number, v4Root: number, continentOf
       continents.push(continent);
     }
   }
-  return { hi: Uint32Array.from(his), lo: Uint32Array.from(los), continent: Uint8Array.from(continents) };
+  return {
+    hi: Uint32Array.from(his),
+    lo: Uint32Array.from(los),
+    continent: Uint8Array.from(continents),
+  };
 }
 
 function formatV4(addr: number): string {
@@ -282,7 +312,10 @@ export function createGeoIndex(table: GeoTable, classOf: Uint8Array): GeoIndex {
     const last = new Uint32Array(continents.length);
     let start = 0;
     for (let i = 1; i <= continents.length; i++) {
-      if (i === continents.length || classOf[continents[i] ?? 0] !== classOf[continents[start] ?? 0]) {
+      if (
+        i === continents.length ||
+        classOf[continents[i] ?? 0] !== classOf[continents[start] ?? 0]
+      ) {
         first.fill(start, start, i);
         last.fill(i - 1, start, i);
         start = i;
@@ -292,7 +325,14 @@ export function createGeoIndex(table: GeoTable, classOf: Uint8Array): GeoIndex {
   };
   const v4 = runs(table.v4Continent);
   const v6 = runs(table.v6Continent);
-  return { table, classOf, v4RunFirst: v4.first, v4RunLast: v4.last, v6RunFirst: v6.first, v6RunLast: v6.last };
+  return {
+    table,
+    classOf,
+    v4RunFirst: v4.first,
+    v4RunLast: v4.last,
+    v6RunFirst: v6.first,
+    v6RunLast: v6.last,
+  };
 }
 
 /** Looks up an IPv4 address (as uint32). */

@@ -76,7 +76,9 @@ export interface HealthCheckerOptions {
   /** Called after every probe (tests and debugging). */
   readonly onProbe?: (node: string, result: ProbeResult) => void;
   /** Test knob: replaces dns.health timing (e.g. `{ intervalMs: 50 }`). */
-  readonly timing?: Partial<Pick<HealthConfig, 'intervalMs' | 'timeoutMs' | 'rise' | 'fall' | 'jitter'>>;
+  readonly timing?: Partial<
+    Pick<HealthConfig, 'intervalMs' | 'timeoutMs' | 'rise' | 'fall' | 'jitter'>
+  >;
 }
 
 export class HealthChecker {
@@ -126,7 +128,12 @@ export class HealthChecker {
     const h = this.#nodes.get(name);
     if (!h) return null;
     h.override = override;
-    this.#settle(h, override === null ? `override cleared, probes say ${h.probeState}` : `override: forced ${override}`);
+    this.#settle(
+      h,
+      override === null
+        ? `override cleared, probes say ${h.probeState}`
+        : `override: forced ${override}`,
+    );
     return this.status().find((s) => s.name === name) ?? null;
   }
 
@@ -173,7 +180,8 @@ export class HealthChecker {
     }
     for (const [name, h] of this.#nodes) if (!next.has(name)) stop(h);
     this.#nodes = next;
-    for (const h of next.values()) if (h.timer === null && h.inFlight === null) this.#schedule(h, 0);
+    for (const h of next.values())
+      if (h.timer === null && h.inFlight === null) this.#schedule(h, 0);
   }
 
   #schedule(h: NodeHealth, delayMs: number): void {
@@ -217,7 +225,13 @@ export class HealthChecker {
     }
     if (h.inFlight !== controller || this.#closed) return;
     h.inFlight = null;
-    h.last = { ok, at: new Date().toISOString(), durationMs: Math.round(performance.now() - started), detail, body };
+    h.last = {
+      ok,
+      at: new Date().toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      detail,
+      body,
+    };
     h.total++;
     this.#onProbe?.(h.node.name, h.last);
     if (ok) {
@@ -322,7 +336,8 @@ export function describeProbeError(error: unknown, signal: AbortSignal): string 
       const cause = e.cause as NodeJS.ErrnoException;
       if (cause.syscall && cause.code) return `${cause.syscall} ${cause.code}`;
     }
-    if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') return `timeout (${e.code})`;
+    if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT')
+      return `timeout (${e.code})`;
     return e.code ? `${e.message} (${e.code})` : e.message;
   }
   return String(error);

@@ -8,10 +8,32 @@ import type { MalformedReason } from './wire.js';
  */
 
 /** QTYPEs counted by name; everything else is `OTHER`. */
-const TRACKED_TYPES = ['A', 'AAAA', 'NS', 'CNAME', 'SOA', 'MX', 'TXT', 'SRV', 'CAA', 'ANY', 'OTHER'] as const;
-const TYPE_INDEX = new Map<number, number>(TRACKED_TYPES.slice(0, -1).map((name, i) => [TYPE[name as keyof typeof TYPE], i]));
+const TRACKED_TYPES = [
+  'A',
+  'AAAA',
+  'NS',
+  'CNAME',
+  'SOA',
+  'MX',
+  'TXT',
+  'SRV',
+  'CAA',
+  'ANY',
+  'OTHER',
+] as const;
+const TYPE_INDEX = new Map<number, number>(
+  TRACKED_TYPES.slice(0, -1).map((name, i) => [TYPE[name as keyof typeof TYPE], i]),
+);
 const OTHER_TYPE = TRACKED_TYPES.length - 1;
-const RCODE_NAMES: Readonly<Record<number, string>> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS' };
+const RCODE_NAMES: Readonly<Record<number, string>> = {
+  0: 'NOERROR',
+  1: 'FORMERR',
+  2: 'SERVFAIL',
+  3: 'NXDOMAIN',
+  4: 'NOTIMP',
+  5: 'REFUSED',
+  16: 'BADVERS',
+};
 /** Extended RCODEs go up to 23 in practice (BADCOOKIE); 24 columns cover every code we send. */
 const RCODES = 24;
 const CONTINENT_LABELS = [...CONTINENTS, 'unknown'];
@@ -63,7 +85,8 @@ export class Metrics {
 /** Adds counters from several processes. */
 export function sumMetrics(parts: readonly MetricsData[]): MetricsData {
   const add = (arrays: number[][]) => arrays.reduce((sum, a) => sum.map((v, i) => v + (a[i] ?? 0)));
-  const total = (key: 'truncated' | 'rrlDropped' | 'rrlSlipped' | 'tcpConnections') => parts.reduce((s, p) => s + p[key], 0);
+  const total = (key: 'truncated' | 'rrlDropped' | 'rrlSlipped' | 'tcpConnections') =>
+    parts.reduce((s, p) => s + p[key], 0);
   return {
     queries: add(parts.map((p) => p.queries)),
     continents: add(parts.map((p) => p.continents)),
@@ -77,7 +100,11 @@ export function sumMetrics(parts: readonly MetricsData[]): MetricsData {
 
 /** What /metrics shows besides the query counters. */
 export interface MetricsExtras {
-  readonly nodes: readonly { readonly name: string; readonly up: boolean; readonly override: 'up' | 'down' | null }[];
+  readonly nodes: readonly {
+    readonly name: string;
+    readonly up: boolean;
+    readonly override: 'up' | 'down' | null;
+  }[];
   readonly serial: number;
   readonly reloads: number;
   readonly reloadFailures: number;
@@ -88,30 +115,67 @@ export interface MetricsExtras {
 /** Renders Prometheus text exposition format 0.0.4. */
 export function renderMetrics(data: MetricsData, extras: MetricsExtras): string {
   const lines: string[] = [];
-  const head = (name: string, type: string, help: string) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  const head = (name: string, type: string, help: string) =>
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
   head('owncdn_geodns_queries_total', 'counter', 'DNS queries answered, by QTYPE and RCODE.');
   TRACKED_TYPES.forEach((type, t) => {
     for (let rcode = 0; rcode < RCODES; rcode++) {
       const value = data.queries[t * RCODES + rcode] ?? 0;
-      if (value > 0) lines.push(`owncdn_geodns_queries_total{qtype="${type}",rcode="${RCODE_NAMES[rcode] ?? String(rcode)}"} ${value}`);
+      if (value > 0)
+        lines.push(
+          `owncdn_geodns_queries_total{qtype="${type}",rcode="${RCODE_NAMES[rcode] ?? String(rcode)}"} ${value}`,
+        );
     }
   });
-  head('owncdn_geodns_geo_queries_total', 'counter', 'Geo-routed answers, by the client continent (ECS address or source).');
-  CONTINENT_LABELS.forEach((c, i) => lines.push(`owncdn_geodns_geo_queries_total{continent="${c}"} ${data.continents[i] ?? 0}`));
-  head('owncdn_geodns_malformed_total', 'counter', 'Malformed packets (answered FORMERR or dropped), by reason.');
-  MALFORMED_REASONS.forEach((r, i) => lines.push(`owncdn_geodns_malformed_total{reason="${r}"} ${data.malformed[i] ?? 0}`));
-  head('owncdn_geodns_truncated_total', 'counter', 'UDP answers sent truncated (TC) because they did not fit.');
+  head(
+    'owncdn_geodns_geo_queries_total',
+    'counter',
+    'Geo-routed answers, by the client continent (ECS address or source).',
+  );
+  CONTINENT_LABELS.forEach((c, i) =>
+    lines.push(`owncdn_geodns_geo_queries_total{continent="${c}"} ${data.continents[i] ?? 0}`),
+  );
+  head(
+    'owncdn_geodns_malformed_total',
+    'counter',
+    'Malformed packets (answered FORMERR or dropped), by reason.',
+  );
+  MALFORMED_REASONS.forEach((r, i) =>
+    lines.push(`owncdn_geodns_malformed_total{reason="${r}"} ${data.malformed[i] ?? 0}`),
+  );
+  head(
+    'owncdn_geodns_truncated_total',
+    'counter',
+    'UDP answers sent truncated (TC) because they did not fit.',
+  );
   lines.push(`owncdn_geodns_truncated_total ${data.truncated}`);
   head('owncdn_geodns_rrl_total', 'counter', 'Responses held back by response rate limiting.');
-  lines.push(`owncdn_geodns_rrl_total{action="drop"} ${data.rrlDropped}`, `owncdn_geodns_rrl_total{action="slip"} ${data.rrlSlipped}`);
+  lines.push(
+    `owncdn_geodns_rrl_total{action="drop"} ${data.rrlDropped}`,
+    `owncdn_geodns_rrl_total{action="slip"} ${data.rrlSlipped}`,
+  );
   head('owncdn_geodns_tcp_connections_total', 'counter', 'TCP connections accepted.');
   lines.push(`owncdn_geodns_tcp_connections_total ${data.tcpConnections}`);
-  head('owncdn_geodns_node_up', 'gauge', 'Whether a node is in the answers (1) or not (0), overrides applied.');
-  for (const n of extras.nodes) lines.push(`owncdn_geodns_node_up{node="${n.name}",override="${n.override ?? 'none'}"} ${n.up ? 1 : 0}`);
+  head(
+    'owncdn_geodns_node_up',
+    'gauge',
+    'Whether a node is in the answers (1) or not (0), overrides applied.',
+  );
+  for (const n of extras.nodes)
+    lines.push(
+      `owncdn_geodns_node_up{node="${n.name}",override="${n.override ?? 'none'}"} ${n.up ? 1 : 0}`,
+    );
   head('owncdn_geodns_soa_serial', 'gauge', 'SOA serial of the data being served.');
   lines.push(`owncdn_geodns_soa_serial ${extras.serial}`);
-  head('owncdn_geodns_reloads_total', 'counter', 'Configuration and geo database reloads, by result.');
-  lines.push(`owncdn_geodns_reloads_total{result="ok"} ${extras.reloads}`, `owncdn_geodns_reloads_total{result="failed"} ${extras.reloadFailures}`);
+  head(
+    'owncdn_geodns_reloads_total',
+    'counter',
+    'Configuration and geo database reloads, by result.',
+  );
+  lines.push(
+    `owncdn_geodns_reloads_total{result="ok"} ${extras.reloads}`,
+    `owncdn_geodns_reloads_total{result="failed"} ${extras.reloadFailures}`,
+  );
   head('owncdn_geodns_txt_records', 'gauge', 'DNS-01 TXT values currently set through the API.');
   lines.push(`owncdn_geodns_txt_records ${extras.txtRecords}`);
   head('owncdn_geodns_workers', 'gauge', 'Processes answering queries.');

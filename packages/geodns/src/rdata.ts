@@ -54,7 +54,8 @@ function characterStrings(text: string): Buffer[] {
     // `"part one" "part two"`, with \" and \\ escapes, as in zone files.
     parts = [];
     const re = /"((?:[^"\\]|\\.)*)"/g;
-    for (let m = re.exec(trimmed); m; m = re.exec(trimmed)) parts.push((m[1] ?? '').replace(/\\(.)/g, '$1'));
+    for (let m = re.exec(trimmed); m; m = re.exec(trimmed))
+      parts.push((m[1] ?? '').replace(/\\(.)/g, '$1'));
   } else {
     parts = [text];
   }
@@ -106,7 +107,12 @@ export function staticRecord(record: StaticRecord, zone: string): WireRecord {
     case 'CNAME':
     case 'NS': {
       const name = target(record.value.trim(), zone);
-      return { ...base, type: record.type === 'NS' ? TYPE.NS : TYPE.CNAME, target: name, rdata: (w) => w.name(name) };
+      return {
+        ...base,
+        type: record.type === 'NS' ? TYPE.NS : TYPE.CNAME,
+        target: name,
+        rdata: (w) => w.name(name),
+      };
     }
     case 'MX': {
       const preference = Number(fields[0]);

@@ -85,7 +85,12 @@ export class Responder {
     if (response === undefined) return null;
     if (udp && this.state.rrl) {
       this.#clientOf(address);
-      const action = this.state.rrl.check(this.#client.family, this.#client.hi, this.#client.lo, entry.id * 8 + cls);
+      const action = this.state.rrl.check(
+        this.#client.family,
+        this.#client.hi,
+        this.#client.lo,
+        entry.id * 8 + cls,
+      );
       if (action !== RRL.SEND) return this.#limited(buf, q, action, entry.rcode);
     }
     this.metrics.countQuery(q.qtype, entry.rcode);
@@ -95,8 +100,15 @@ export class Responder {
   /** A name not in the snapshot: REFUSED outside the zone, a referral below a cut, else NXDOMAIN. */
   #miss(buf: Buffer, q: Query, address: string, udp: boolean): Buffer | null {
     const { snapshot } = this.state;
-    const zoneStart = q.labelCount >= snapshot.zoneLabels ? (q.labelStarts[q.labelCount - snapshot.zoneLabels] ?? 0) : -1;
-    if (zoneStart < 0 || q.key.length - zoneStart !== snapshot.zoneKey.length || !q.key.endsWith(snapshot.zoneKey)) {
+    const zoneStart =
+      q.labelCount >= snapshot.zoneLabels
+        ? (q.labelStarts[q.labelCount - snapshot.zoneLabels] ?? 0)
+        : -1;
+    if (
+      zoneStart < 0 ||
+      q.key.length - zoneStart !== snapshot.zoneKey.length ||
+      !q.key.endsWith(snapshot.zoneKey)
+    ) {
       // Not ours: RFC 1035 §4.1.1 REFUSED (an authoritative-only server gives no referral to the root).
       return this.#error(buf, q, RCODE.REFUSED, true);
     }
@@ -112,13 +124,27 @@ export class Responder {
     }
     if (udp && this.state.rrl) {
       this.#clientOf(address);
-      const action = this.state.rrl.check(this.#client.family, this.#client.hi, this.#client.lo, snapshot.nxdomainId * 8);
+      const action = this.state.rrl.check(
+        this.#client.family,
+        this.#client.hi,
+        this.#client.lo,
+        snapshot.nxdomainId * 8,
+      );
       if (action !== RRL.SEND) return this.#limited(buf, q, action, RCODE.NXDOMAIN);
     }
     this.metrics.countQuery(q.qtype, RCODE.NXDOMAIN);
     const soa = snapshot.nxdomainSoa;
     const questionBytes = q.questionEnd - 12;
-    const out = this.#allocate(buf, q, 12 + questionBytes + soa.length, udp, 0x84, RCODE.NXDOMAIN, 0, 1);
+    const out = this.#allocate(
+      buf,
+      q,
+      12 + questionBytes + soa.length,
+      udp,
+      0x84,
+      RCODE.NXDOMAIN,
+      0,
+      1,
+    );
     if (out === null) return this.#truncated(buf, q, RCODE.NXDOMAIN, true);
     soa.copy(out, 12 + questionBytes);
     // The SOA owner is the zone apex, which is the tail of the question name: point at it.
@@ -171,7 +197,14 @@ export class Responder {
    * Writes the OPT record at `at`: our payload size, version 0, DO copied
    * (RFC 3225 §3), and the ECS option echoed with our scope (RFC 7871 §7.2.1).
    */
-  #writeOpt(buf: Buffer, q: Query, out: Buffer, at: number, extendedRcode: number, scope: number): void {
+  #writeOpt(
+    buf: Buffer,
+    q: Query,
+    out: Buffer,
+    at: number,
+    extendedRcode: number,
+    scope: number,
+  ): void {
     if (!q.edns) return;
     const size = this.state.maxUdpPayloadBytes;
     out[at] = 0;
@@ -197,7 +230,16 @@ export class Responder {
    * Allocates a reply of `bodyBytes` (header + question + records) plus OPT,
    * with the header filled in; null when it would not fit.
    */
-  #allocate(buf: Buffer, q: Query, bodyBytes: number, udp: boolean, flagsHigh: number, rcode: number, ancount: number, nscount: number): Buffer | null {
+  #allocate(
+    buf: Buffer,
+    q: Query,
+    bodyBytes: number,
+    udp: boolean,
+    flagsHigh: number,
+    rcode: number,
+    ancount: number,
+    nscount: number,
+  ): Buffer | null {
     const optBytes = this.#optBytes(q);
     if (bodyBytes + optBytes > this.#limit(q, udp)) return null;
     const out = Buffer.allocUnsafe(bodyBytes + optBytes);
@@ -222,7 +264,16 @@ export class Responder {
   #truncated(buf: Buffer, q: Query, rcode: number, authoritative: boolean): Buffer {
     this.metrics.truncated++;
     const body = 12 + (q.questionEnd > 0 ? q.questionEnd - 12 : 0);
-    const out = this.#allocate(buf, q, body, false, 0x80 | 0x02 | (authoritative ? 0x04 : 0), rcode, 0, 0);
+    const out = this.#allocate(
+      buf,
+      q,
+      body,
+      false,
+      0x80 | 0x02 | (authoritative ? 0x04 : 0),
+      rcode,
+      0,
+      0,
+    );
     if (out === null) throw new Error('unreachable: a question always fits in 65535 bytes');
     this.#writeOpt(buf, q, out, body, 0, 0);
     return out;
@@ -254,9 +305,16 @@ export class Responder {
     const geo = this.#geo;
     if (q.ecsOffset >= 0 && q.ecsSourcePrefix > 0 && isGlobal(q.ecsFamily, q.ecsAddress)) {
       const a = q.ecsAddress;
-      const hi = (((a[0] ?? 0) << 24) | ((a[1] ?? 0) << 16) | ((a[2] ?? 0) << 8) | (a[3] ?? 0)) >>> 0;
+      const hi =
+        (((a[0] ?? 0) << 24) | ((a[1] ?? 0) << 16) | ((a[2] ?? 0) << 8) | (a[3] ?? 0)) >>> 0;
       if (q.ecsFamily === 1) lookupV4(this.state.geo, hi, geo);
-      else lookupV6(this.state.geo, hi, (((a[4] ?? 0) << 24) | ((a[5] ?? 0) << 16) | ((a[6] ?? 0) << 8) | (a[7] ?? 0)) >>> 0, geo);
+      else
+        lookupV6(
+          this.state.geo,
+          hi,
+          (((a[4] ?? 0) << 24) | ((a[5] ?? 0) << 16) | ((a[6] ?? 0) << 8) | (a[7] ?? 0)) >>> 0,
+          geo,
+        );
       return;
     }
     this.#clientOf(address);
@@ -286,7 +344,7 @@ export class Responder {
 
 function keyName(key: string): string {
   const labels: string[] = [];
-  for (let i = 0; i < key.length; ) {
+  for (let i = 0; i < key.length;) {
     const len = key.charCodeAt(i);
     labels.push(key.slice(i + 1, i + 1 + len));
     i += 1 + len;
@@ -317,7 +375,11 @@ export function parseAddress(address: string, out: Client): void {
   const [head = '', tail] = text.split('::');
   const left = head === '' ? [] : head.split(':');
   const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  const groups = [
+    ...left,
+    ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'),
+    ...right,
+  ];
   const g = (i: number) => parseInt(groups[i] ?? '0', 16) & 0xffff;
   out.family = 6;
   out.hi = ((g(0) << 16) | g(1)) >>> 0;

@@ -54,7 +54,12 @@ export class RateLimiter {
     h = Math.imul(h ^ c, 0x01000193);
     const slot = (h >>> (32 - TABLE_BITS)) & (TABLE_SIZE - 1);
     const second = Math.floor(this.#now() / 1000) >>> 0;
-    if (this.#keyA[slot] !== a || this.#keyB[slot] !== b || this.#keyC[slot] !== c + 1 || this.#second[slot] !== second) {
+    if (
+      this.#keyA[slot] !== a ||
+      this.#keyB[slot] !== b ||
+      this.#keyC[slot] !== c + 1 ||
+      this.#second[slot] !== second
+    ) {
       this.#keyA[slot] = a;
       this.#keyB[slot] = b;
       // +1 so an all-zero slot never matches a real key.

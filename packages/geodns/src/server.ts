@@ -29,7 +29,11 @@ export interface DnsListeners {
 export function parseHostPort(text: string): { host: string; port: number } {
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(text);
   const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new OwncdnError('OWNCDN_DNS_LISTEN_FAILED', `${JSON.stringify(text)} is not an address (expected host:port, e.g. 127.0.0.1:5353 or [::1]:53)`);
+  if (!match || port > 65535)
+    throw new OwncdnError(
+      'OWNCDN_DNS_LISTEN_FAILED',
+      `${JSON.stringify(text)} is not an address (expected host:port, e.g. 127.0.0.1:5353 or [::1]:53)`,
+    );
   return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
 }
 
@@ -38,7 +42,11 @@ export function formatHostPort(host: string, port: number): string {
 }
 
 /** Binds every listen address (UDP first, then TCP on the port UDP got). */
-export async function listenDns(listen: readonly string[], responder: Responder, options: { tcpIdleTimeoutMs: number }): Promise<DnsListeners> {
+export async function listenDns(
+  listen: readonly string[],
+  responder: Responder,
+  options: { tcpIdleTimeoutMs: number },
+): Promise<DnsListeners> {
   const udpSockets: UdpSocket[] = [];
   const tcpServers: Server[] = [];
   const connections = new Set<Socket>();
@@ -57,7 +65,9 @@ export async function listenDns(listen: readonly string[], responder: Responder,
         const udp = await bindUdp(host, port, responder);
         const bound = udp.address().port;
         try {
-          tcpServers.push(await listenTcp(host, bound, responder, options.tcpIdleTimeoutMs, connections));
+          tcpServers.push(
+            await listenTcp(host, bound, responder, options.tcpIdleTimeoutMs, connections),
+          );
         } catch (error) {
           await new Promise<void>((resolve) => udp.close(() => resolve()));
           // Port 0: the port UDP got can be taken for TCP (an outgoing connection's ephemeral port); try another.
@@ -77,7 +87,11 @@ export async function listenDns(listen: readonly string[], responder: Responder,
 }
 
 function isAddressInUse(error: unknown): boolean {
-  return error instanceof Error && error.cause instanceof Error && (error.cause as NodeJS.ErrnoException).code === 'EADDRINUSE';
+  return (
+    error instanceof Error &&
+    error.cause instanceof Error &&
+    (error.cause as NodeJS.ErrnoException).code === 'EADDRINUSE'
+  );
 }
 
 function bindUdp(host: string, port: number, responder: Responder): Promise<UdpSocket> {
@@ -85,7 +99,13 @@ function bindUdp(host: string, port: number, responder: Responder): Promise<UdpS
     const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: isIPv6(host) });
     const onError = (error: NodeJS.ErrnoException) => {
       socket.close();
-      reject(new OwncdnError('OWNCDN_DNS_LISTEN_FAILED', `cannot listen on udp ${formatHostPort(host, port)}: ${error.code ?? error.message}${error.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''}`, { cause: error }));
+      reject(
+        new OwncdnError(
+          'OWNCDN_DNS_LISTEN_FAILED',
+          `cannot listen on udp ${formatHostPort(host, port)}: ${error.code ?? error.message}${error.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''}`,
+          { cause: error },
+        ),
+      );
     };
     socket.once('error', onError);
     socket.on('message', (msg, rinfo) => {
@@ -107,18 +127,37 @@ function bindUdp(host: string, port: number, responder: Responder): Promise<UdpS
   });
 }
 
-function listenTcp(host: string, port: number, responder: Responder, idleMs: number, connections: Set<Socket>): Promise<Server> {
+function listenTcp(
+  host: string,
+  port: number,
+  responder: Responder,
+  idleMs: number,
+  connections: Set<Socket>,
+): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer({ noDelay: true }, (socket) => serveTcp(socket, responder, idleMs, connections));
+    const server = createServer({ noDelay: true }, (socket) =>
+      serveTcp(socket, responder, idleMs, connections),
+    );
     server.maxConnections = MAX_TCP_CONNECTIONS;
     server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(new OwncdnError('OWNCDN_DNS_LISTEN_FAILED', `cannot listen on tcp ${formatHostPort(host, port)}: ${error.code ?? error.message}`, { cause: error }));
+      reject(
+        new OwncdnError(
+          'OWNCDN_DNS_LISTEN_FAILED',
+          `cannot listen on tcp ${formatHostPort(host, port)}: ${error.code ?? error.message}`,
+          { cause: error },
+        ),
+      );
     });
     server.listen({ host, port, ipv6Only: isIPv6(host) }, () => resolve(server));
   });
 }
 
-function serveTcp(socket: Socket, responder: Responder, idleMs: number, connections: Set<Socket>): void {
+function serveTcp(
+  socket: Socket,
+  responder: Responder,
+  idleMs: number,
+  connections: Set<Socket>,
+): void {
   responder.metrics.tcpConnections++;
   connections.add(socket);
   const address = socket.remoteAddress ?? '';

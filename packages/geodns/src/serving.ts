@@ -32,13 +32,15 @@ export interface ServingOptions {
 }
 
 /** Loads the geo database of the first zone and builds its answers; resolves once it can answer. */
-export async function createServing(first: ZoneMessage, options: ServingOptions = {}): Promise<Serving> {
+export async function createServing(
+  first: ZoneMessage,
+  options: ServingOptions = {},
+): Promise<Serving> {
   let table: GeoTable;
   let index: GeoIndex | null = null;
   let indexKey = '';
   let rrl: RateLimiter | null = null;
   let rrlKey = '';
-  let responder: Responder | null = null;
   const metrics = new Metrics();
 
   const build = async (zone: ZoneMessage) => {
@@ -55,18 +57,22 @@ export async function createServing(first: ZoneMessage, options: ServingOptions 
       rrl = limits.enabled ? new RateLimiter(limits, options.now) : null;
       rrlKey = nextRrlKey;
     }
-    const snapshot = buildSnapshot({ config: zone.config, up: new Map(zone.up), txt: new Map(zone.txt), serial: zone.serial });
+    const snapshot = buildSnapshot({
+      config: zone.config,
+      up: new Map(zone.up),
+      txt: new Map(zone.txt),
+      serial: zone.serial,
+    });
     return { snapshot, geo: index, maxUdpPayloadBytes: zone.config.dns.maxUdpPayloadBytes, rrl };
   };
 
-  responder = new Responder(await build(first), metrics);
+  const responder = new Responder(await build(first), metrics);
   let queue: Promise<void> = Promise.resolve();
-  const current = responder;
   return {
-    responder: current,
+    responder,
     apply: (zone) => {
       const run = queue.then(async () => {
-        current.state = await build(zone);
+        responder.state = await build(zone);
       });
       // The caller hears about a failure; the queue goes on with the next zone.
       queue = run.catch(() => undefined);

@@ -19,11 +19,19 @@ export class TxtError extends Error {}
 export function checkChallengeName(fqdn: string, zone: string): string {
   const name = fqdn.toLowerCase().replace(/\.$/, '');
   if (!name.startsWith(CHALLENGE_LABEL)) {
-    throw new TxtError(`${JSON.stringify(fqdn)} is not a DNS-01 challenge name (expected _acme-challenge.<name in ${zone}>)`);
+    throw new TxtError(
+      `${JSON.stringify(fqdn)} is not a DNS-01 challenge name (expected _acme-challenge.<name in ${zone}>)`,
+    );
   }
   const rest = name.slice(CHALLENGE_LABEL.length);
-  if (!isInZone(rest, zone) || !/^[a-z0-9_.-]+$/.test(rest) || rest.split('.').some((l) => l.length === 0 || l.length > 63)) {
-    throw new TxtError(`${JSON.stringify(fqdn)} is outside the zone ${zone} (expected _acme-challenge.<name in ${zone}>)`);
+  if (
+    !isInZone(rest, zone) ||
+    !/^[a-z0-9_.-]+$/.test(rest) ||
+    rest.split('.').some((l) => l.length === 0 || l.length > 63)
+  ) {
+    throw new TxtError(
+      `${JSON.stringify(fqdn)} is outside the zone ${zone} (expected _acme-challenge.<name in ${zone}>)`,
+    );
   }
   return name;
 }
@@ -40,13 +48,16 @@ export class TxtStore {
   /** Adds `value` at `name` (already checked) for `lifetimeMs`; setting it again restarts its lifetime. */
   add(name: string, value: string, lifetimeMs: number): void {
     if (Buffer.byteLength(value) > MAX_VALUE_BYTES || value.length === 0) {
-      throw new TxtError(`the TXT value must be 1–${MAX_VALUE_BYTES} bytes (got ${Buffer.byteLength(value)})`);
+      throw new TxtError(
+        `the TXT value must be 1–${MAX_VALUE_BYTES} bytes (got ${Buffer.byteLength(value)})`,
+      );
     }
     let values = this.#values.get(name);
-    if (!values) this.#values.set(name, (values = new Map()));
+    if (!values) this.#values.set(name, (values = new Map<string, NodeJS.Timeout>()));
     const existing = values.get(value);
     if (existing) clearTimeout(existing);
-    else if (values.size >= MAX_VALUES_PER_NAME) throw new TxtError(`${name} already has ${MAX_VALUES_PER_NAME} values (delete some first)`);
+    else if (values.size >= MAX_VALUES_PER_NAME)
+      throw new TxtError(`${name} already has ${MAX_VALUES_PER_NAME} values (delete some first)`);
     const timer = setTimeout(() => {
       if (this.remove(name, value)) this.#onExpire(name);
     }, lifetimeMs);
@@ -81,7 +92,8 @@ export class TxtStore {
   }
 
   clear(): void {
-    for (const values of this.#values.values()) for (const timer of values.values()) clearTimeout(timer);
+    for (const values of this.#values.values())
+      for (const timer of values.values()) clearTimeout(timer);
     this.#values.clear();
   }
 }

@@ -21,7 +21,9 @@ describe('parseQuery', () => {
 
   test('reads EDNS0 and a valid ECS option', () => {
     const q = createQuery();
-    const packet = buildQuery('example.org', { edns: { udpSize: 4096, dnssecOk: true, options: [ecsOption('81.2.69.0/24')] } });
+    const packet = buildQuery('example.org', {
+      edns: { udpSize: 4096, dnssecOk: true, options: [ecsOption('81.2.69.0/24')] },
+    });
     expect(parseQuery(packet, packet.length, q)).toBe(PARSE.OK);
     expect(q.edns).toBe(true);
     expect(q.udpSize).toBe(4096);
@@ -33,10 +35,19 @@ describe('parseQuery', () => {
   });
 
   test.each([
-    ['a prefix longer than IPv4 allows', ecsOption('81.2.69.0/33', { addressBytes: [81, 2, 69, 0, 0] })],
-    ['a prefix longer than IPv6 allows', ecsOption('2001:db8::/129', { addressBytes: Array<number>(17).fill(0) })],
+    [
+      'a prefix longer than IPv4 allows',
+      ecsOption('81.2.69.0/33', { addressBytes: [81, 2, 69, 0, 0] }),
+    ],
+    [
+      'a prefix longer than IPv6 allows',
+      ecsOption('2001:db8::/129', { addressBytes: Array<number>(17).fill(0) }),
+    ],
     ['address bits past the prefix', ecsOption('81.2.69.0/20', { addressBytes: [81, 2, 69] })],
-    ['an address longer than the prefix needs', ecsOption('81.2.69.0/16', { addressBytes: [81, 2, 0] })],
+    [
+      'an address longer than the prefix needs',
+      ecsOption('81.2.69.0/16', { addressBytes: [81, 2, 0] }),
+    ],
     ['an unknown family', ecsOption('81.2.69.0/24', { family: 3 })],
   ])('ECS with %s is FORMERR (RFC 7871 §6)', (_what, option) => {
     const q = createQuery();

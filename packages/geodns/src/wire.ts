@@ -130,7 +130,11 @@ export function createQuery(): Query {
   };
 }
 
-function malformed(q: Query, reason: MalformedReason, result: ParseResult = PARSE.FORMERR): ParseResult {
+function malformed(
+  q: Query,
+  reason: MalformedReason,
+  result: ParseResult = PARSE.FORMERR,
+): ParseResult {
   q.reason = reason;
   return result;
 }
@@ -318,7 +322,8 @@ function latin1Lower(buf: Uint8Array, start: number, end: number): string {
 export function nameKey(name: string): string {
   if (name === '') return '';
   let out = '';
-  for (const label of name.toLowerCase().split('.')) out += String.fromCharCode(label.length) + label;
+  for (const label of name.toLowerCase().split('.'))
+    out += String.fromCharCode(label.length) + label;
   return out;
 }
 

@@ -2,7 +2,15 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { Packet } from 'dns2';
 import { describe, expect, test } from 'vitest';
-import { buildQuery, dig, header, healthyZone, startTestServer, tcpExchange, udpExchange } from './helpers.js';
+import {
+  buildQuery,
+  dig,
+  header,
+  healthyZone,
+  startTestServer,
+  tcpExchange,
+  udpExchange,
+} from './helpers.js';
 
 // Authoritative DNS by the RFCs (issue #4, "What must work" 1), checked with
 // dig and with hand-built packets decoded by dns2 (an independent decoder).
@@ -13,24 +21,44 @@ describe('answers', () => {
     const soa = await dig(port, ['example.org', 'SOA']);
     expect(soa.status).toBe('NOERROR');
     expect(soa.flags).toContain('aa');
-    expect(soa.answer).toEqual([expect.stringMatching(/^example\.org\. 3600 IN SOA ns1\.example\.org\. hostmaster\.example\.org\. \d+ 3600 900 604800 300$/)]);
+    expect(soa.answer).toEqual([
+      expect.stringMatching(
+        /^example\.org\. 3600 IN SOA ns1\.example\.org\. hostmaster\.example\.org\. \d+ 3600 900 604800 300$/,
+      ),
+    ]);
 
     const ns = await dig(port, ['example.org', 'NS']);
-    expect(ns.answer).toEqual(['example.org. 3600 IN NS ns1.example.org.', 'example.org. 3600 IN NS ns.other.net.']);
-    expect(ns.additional).toEqual(['ns1.example.org. 3600 IN A 127.0.0.53', 'ns1.example.org. 3600 IN AAAA 2001:db8::53']);
-    expect((await dig(port, ['ns1.example.org', 'A'])).answer).toEqual(['ns1.example.org. 3600 IN A 127.0.0.53']);
+    expect(ns.answer).toEqual([
+      'example.org. 3600 IN NS ns1.example.org.',
+      'example.org. 3600 IN NS ns.other.net.',
+    ]);
+    expect(ns.additional).toEqual([
+      'ns1.example.org. 3600 IN A 127.0.0.53',
+      'ns1.example.org. 3600 IN AAAA 2001:db8::53',
+    ]);
+    expect((await dig(port, ['ns1.example.org', 'A'])).answer).toEqual([
+      'ns1.example.org. 3600 IN A 127.0.0.53',
+    ]);
 
     const mx = await dig(port, ['example.org', 'MX']);
     expect(mx.answer).toEqual(['example.org. 3600 IN MX 10 mail.example.org.']);
     expect(mx.additional).toEqual(['mail.example.org. 3600 IN A 192.0.2.25']);
-    expect((await dig(port, ['example.org', 'TXT'])).answer).toEqual(['example.org. 3600 IN TXT "v=spf1 mx -all"']);
-    expect((await dig(port, ['example.org', 'CAA'])).answer).toEqual(['example.org. 3600 IN CAA 0 issue "letsencrypt.org"']);
-    expect((await dig(port, ['_sip._tcp.example.org', 'SRV'])).answer).toEqual(['_sip._tcp.example.org. 3600 IN SRV 10 5 5060 sip.example.org.']);
+    expect((await dig(port, ['example.org', 'TXT'])).answer).toEqual([
+      'example.org. 3600 IN TXT "v=spf1 mx -all"',
+    ]);
+    expect((await dig(port, ['example.org', 'CAA'])).answer).toEqual([
+      'example.org. 3600 IN CAA 0 issue "letsencrypt.org"',
+    ]);
+    expect((await dig(port, ['_sip._tcp.example.org', 'SRV'])).answer).toEqual([
+      '_sip._tcp.example.org. 3600 IN SRV 10 5 5060 sip.example.org.',
+    ]);
 
     // From loopback without ECS the client's continent is unknown: the default node (au).
     const a = await dig(port, ['example.org', 'A']);
     expect(a.answer).toEqual(['example.org. 30 IN A 127.0.0.11']);
-    expect((await dig(port, ['www.example.org', 'AAAA'])).answer).toEqual(['www.example.org. 30 IN AAAA 2001:db8::11']);
+    expect((await dig(port, ['www.example.org', 'AAAA'])).answer).toEqual([
+      'www.example.org. 30 IN AAAA 2001:db8::11',
+    ]);
   });
 
   test('NXDOMAIN and NODATA carry the SOA with the negative TTL; names outside the zone are REFUSED', async () => {
@@ -39,7 +67,9 @@ describe('answers', () => {
     expect(nx.status).toBe('NXDOMAIN');
     expect(nx.flags).toContain('aa');
     expect(nx.answer).toEqual([]);
-    expect(nx.authority).toEqual([expect.stringMatching(/^example\.org\. 300 IN SOA ns1\.example\.org\. /)]);
+    expect(nx.authority).toEqual([
+      expect.stringMatching(/^example\.org\. 300 IN SOA ns1\.example\.org\. /),
+    ]);
 
     const nodata = await dig(port, ['mail.example.org', 'AAAA']);
     expect(nodata.status).toBe('NOERROR');
@@ -66,8 +96,12 @@ describe('answers', () => {
     ]);
     // The answer depends on the client through www: the scope says so.
     expect(chain.subnet).toMatch(/^81\.2\.69\.0\/24\/\d+$/);
-    expect((await dig(port, ['docs.example.org', 'CNAME'])).answer).toEqual(['docs.example.org. 3600 IN CNAME blog.example.org.']);
-    expect((await dig(port, ['ext.example.org', 'A'])).answer).toEqual(['ext.example.org. 3600 IN CNAME target.other.net.']);
+    expect((await dig(port, ['docs.example.org', 'CNAME'])).answer).toEqual([
+      'docs.example.org. 3600 IN CNAME blog.example.org.',
+    ]);
+    expect((await dig(port, ['ext.example.org', 'A'])).answer).toEqual([
+      'ext.example.org. 3600 IN CNAME target.other.net.',
+    ]);
     const dangling = await dig(port, ['dangling.example.org', 'A']);
     expect(dangling.status).toBe('NXDOMAIN');
     expect(dangling.answer).toEqual(['dangling.example.org. 3600 IN CNAME nothing.example.org.']);
@@ -87,8 +121,12 @@ describe('answers', () => {
 
   test('ANY gets one RRset (RFC 8482); unknown types get NODATA', async () => {
     const { port } = await startTestServer((await healthyZone()).files);
-    expect((await dig(port, ['example.org', 'ANY'])).answer).toEqual(['example.org. 30 IN A 127.0.0.11']);
-    expect((await dig(port, ['mail.example.org', 'ANY'])).answer).toEqual(['mail.example.org. 3600 IN A 192.0.2.25']);
+    expect((await dig(port, ['example.org', 'ANY'])).answer).toEqual([
+      'example.org. 30 IN A 127.0.0.11',
+    ]);
+    expect((await dig(port, ['mail.example.org', 'ANY'])).answer).toEqual([
+      'mail.example.org. 3600 IN A 192.0.2.25',
+    ]);
     const hinfo = await dig(port, ['example.org', 'HINFO']);
     expect(hinfo.status).toBe('NOERROR');
     expect(hinfo.answer).toEqual([]);
@@ -100,10 +138,24 @@ describe('the wire', () => {
     const { port } = await startTestServer((await healthyZone()).files);
     const query = buildQuery('wWw.ExAmPlE.oRg', { id: 0xa5a5, type: 1 });
     const reply = (await udpExchange(port, query))!;
-    expect(header(reply)).toMatchObject({ id: 0xa5a5, qr: true, aa: true, rd: true, tc: false, rcode: 0, qdcount: 1, ancount: 1 });
+    expect(header(reply)).toMatchObject({
+      id: 0xa5a5,
+      qr: true,
+      aa: true,
+      rd: true,
+      tc: false,
+      rcode: 0,
+      qdcount: 1,
+      ancount: 1,
+    });
     expect(reply.subarray(12, query.length)).toEqual(query.subarray(12));
     const decoded = Packet.parse(reply);
-    expect(decoded.answers[0]).toMatchObject({ name: 'wWw.ExAmPlE.oRg', type: 1, ttl: 30, address: '127.0.0.11' });
+    expect(decoded.answers[0]).toMatchObject({
+      name: 'wWw.ExAmPlE.oRg',
+      type: 1,
+      ttl: 30,
+      address: '127.0.0.11',
+    });
     // Without RD set in the query, none in the reply.
     const noRd = (await udpExchange(port, buildQuery('example.org', { rd: false })))!;
     expect(header(noRd).rd).toBe(false);
@@ -111,7 +163,10 @@ describe('the wire', () => {
 
   test('EDNS0: an OPT in every reply, our payload size, DO copied, no OPT without EDNS', async () => {
     const { port } = await startTestServer((await healthyZone()).files);
-    const reply = (await udpExchange(port, buildQuery('example.org', { edns: { udpSize: 4096, dnssecOk: true } })))!;
+    const reply = (await udpExchange(
+      port,
+      buildQuery('example.org', { edns: { udpSize: 4096, dnssecOk: true } }),
+    ))!;
     const decoded = Packet.parse(reply);
     const opt = decoded.additionals.find((r) => r.type === 41);
     expect(opt).toMatchObject({ class: 1232, version: 0, doFlag: true });
@@ -125,9 +180,13 @@ describe('the wire', () => {
     const classic = await dig(port, ['big.example.org', 'TXT', '+noedns', '+ignore']);
     expect(classic.flags).toContain('tc');
     expect(classic.answer).toEqual([]);
-    expect((await dig(port, ['big.example.org', 'TXT', '+bufsize=512', '+ignore'])).flags).toContain('tc');
+    expect(
+      (await dig(port, ['big.example.org', 'TXT', '+bufsize=512', '+ignore'])).flags,
+    ).toContain('tc');
     // Values below 512 count as 512 (RFC 6891 §6.2.5).
-    expect((await dig(port, ['big.example.org', 'TXT', '+bufsize=100', '+ignore'])).flags).toContain('tc');
+    expect(
+      (await dig(port, ['big.example.org', 'TXT', '+bufsize=100', '+ignore'])).flags,
+    ).toContain('tc');
     const large = await dig(port, ['big.example.org', 'TXT', '+bufsize=1232', '+ignore']);
     expect(large.flags).not.toContain('tc');
     expect(large.answer).toHaveLength(3);
@@ -142,7 +201,11 @@ describe('the wire', () => {
     expect(badvers.status).toBe('BADVERS');
     const notify = buildQuery('example.org');
     notify[2] = 4 << 3; // opcode NOTIFY
-    expect(header((await udpExchange(port, notify))!)).toMatchObject({ qr: true, opcode: 4, rcode: 4 });
+    expect(header((await udpExchange(port, notify))!)).toMatchObject({
+      qr: true,
+      opcode: 4,
+      rcode: 4,
+    });
     const two = buildQuery('example.org');
     two[5] = 2;
     expect(header((await udpExchange(port, two))!)).toMatchObject({ qr: true, rcode: 1 });
@@ -153,11 +216,16 @@ describe('the wire', () => {
   test('TCP: several pipelined queries on one connection, answered in order (RFC 7766)', async () => {
     const { port } = await startTestServer((await healthyZone()).files);
     const names = ['example.org', 'mail.example.org', 'nope.example.org', 'www.example.org'];
-    const replies = await tcpExchange(port, names.map((name, i) => buildQuery(name, { id: 100 + i })));
+    const replies = await tcpExchange(
+      port,
+      names.map((name, i) => buildQuery(name, { id: 100 + i })),
+    );
     expect(replies.map((r) => header(r).id)).toEqual([100, 101, 102, 103]);
     expect(replies.map((r) => header(r).rcode)).toEqual([0, 0, 3, 0]);
     expect(Packet.parse(replies[1]!).answers[0]).toMatchObject({ address: '192.0.2.25' });
-    expect((await dig(port, ['example.org', 'A', '+tcp'])).answer).toEqual(['example.org. 30 IN A 127.0.0.11']);
+    expect((await dig(port, ['example.org', 'A', '+tcp'])).answer).toEqual([
+      'example.org. 30 IN A 127.0.0.11',
+    ]);
   });
 
   test('TCP: an idle connection is closed by the server', async () => {

@@ -3,8 +3,22 @@ import { join } from 'node:path';
 import { Packet } from 'dns2';
 import { describe, expect, test } from 'vitest';
 import { computeClasses } from '../src/answers.js';
-import { bundledDatabasePath, createGeoIndex, createGeoResult, loadGeoTable, lookupV4 } from '../src/geo.js';
-import { SUBNETS, buildQuery, dig, ecsOption, healthyZone, startTestServer, udpExchange } from './helpers.js';
+import {
+  bundledDatabasePath,
+  createGeoIndex,
+  createGeoResult,
+  loadGeoTable,
+  lookupV4,
+} from '../src/geo.js';
+import {
+  SUBNETS,
+  buildQuery,
+  dig,
+  ecsOption,
+  healthyZone,
+  startTestServer,
+  udpExchange,
+} from './helpers.js';
 
 // Geo routing (issue #4, "What must work" 2): ECS when present and global,
 // else the source; continent → nodes; the ECS option echoed with its scope.
@@ -14,10 +28,19 @@ describe('geo routing', () => {
     const { files } = await healthyZone();
     const { port, config } = await startTestServer(files);
     const index = createGeoIndex(await loadGeoTable(null), computeClasses(config).classOf);
-    const expected = { EU: '127.0.0.13', AF: '127.0.0.13', SA: '127.0.0.13', NA: '127.0.0.12', OC: '127.0.0.11', AS: '127.0.0.11' };
+    const expected = {
+      EU: '127.0.0.13',
+      AF: '127.0.0.13',
+      SA: '127.0.0.13',
+      NA: '127.0.0.12',
+      OC: '127.0.0.11',
+      AS: '127.0.0.11',
+    };
     for (const [continent, subnet] of Object.entries(SUBNETS)) {
       const r = await dig(port, ['www.example.org', 'A', `+subnet=${subnet}`]);
-      expect(r.answer, continent).toEqual([`www.example.org. 30 IN A ${expected[continent as keyof typeof expected]}`]);
+      expect(r.answer, continent).toEqual([
+        `www.example.org. 30 IN A ${expected[continent as keyof typeof expected]}`,
+      ]);
       const [address = '', source] = subnet.split('/');
       const result = createGeoResult();
       lookupV4(index, address.split('.').reduce((a, b) => a * 256 + Number(b), 0) >>> 0, result);
@@ -25,7 +48,9 @@ describe('geo routing', () => {
       expect(result.scope).toBeGreaterThan(0);
     }
     // A number to hold on to: 8.8.8.8 is a /15 in the database, merged with its US neighbours into /14.
-    expect((await dig(port, ['example.org', 'A', '+subnet=8.8.8.0/24'])).subnet).toBe('8.8.8.0/24/14');
+    expect((await dig(port, ['example.org', 'A', '+subnet=8.8.8.0/24'])).subnet).toBe(
+      '8.8.8.0/24/14',
+    );
   });
 
   test('IPv6 ECS routes too; AAAA comes from the chosen nodes only', async () => {
@@ -38,13 +63,23 @@ describe('geo routing', () => {
     const na = await dig(port, ['www.example.org', 'AAAA', '+subnet=2001:4860::/32']);
     expect(na.status).toBe('NOERROR');
     expect(na.answer).toEqual([]);
-    expect((await dig(port, ['www.example.org', 'A', '+subnet=2001:4860::/32'])).answer).toEqual(['www.example.org. 30 IN A 127.0.0.12']);
+    expect((await dig(port, ['www.example.org', 'A', '+subnet=2001:4860::/32'])).answer).toEqual([
+      'www.example.org. 30 IN A 127.0.0.12',
+    ]);
   });
 
   test('private, documentation and /0 subnets are ignored: the source decides and the scope is 0', async () => {
     const { files } = await healthyZone();
     const { port } = await startTestServer(files);
-    for (const subnet of ['10.1.2.0/24', '192.168.1.0/24', '127.0.0.0/8', '198.51.100.0/24', 'fd00::/48', '2001:db8::/48', '0.0.0.0/0']) {
+    for (const subnet of [
+      '10.1.2.0/24',
+      '192.168.1.0/24',
+      '127.0.0.0/8',
+      '198.51.100.0/24',
+      'fd00::/48',
+      '2001:db8::/48',
+      '0.0.0.0/0',
+    ]) {
       const r = await dig(port, ['www.example.org', 'A', `+subnet=${subnet}`]);
       // The source is 127.0.0.1: unknown continent, so the default node.
       expect(r.answer, subnet).toEqual(['www.example.org. 30 IN A 127.0.0.11']);
@@ -62,7 +97,10 @@ describe('geo routing', () => {
     expect(nx.subnet).toBe('81.2.69.0/24/0');
     // The option comes back byte for byte but the scope (RFC 7871 §7.2.1).
     const option = ecsOption('81.2.69.0/24');
-    const reply = (await udpExchange(port, buildQuery('www.example.org', { edns: { options: [option] } })))!;
+    const reply = (await udpExchange(
+      port,
+      buildQuery('www.example.org', { edns: { options: [option] } }),
+    ))!;
     const tail = reply.subarray(reply.length - option.length);
     expect(tail.subarray(0, 7)).toEqual(option.subarray(0, 7));
     expect(tail[7]).toBeGreaterThan(0);
@@ -77,7 +115,9 @@ describe('geo routing', () => {
     const ipv6Only = join(bundledDatabasePath(), '..', 'geo-whois-asn-country-ipv6.mmdb');
     await copyFile(ipv4Only, join(dir, 'geo.mmdb'));
     const { port, log } = await startTestServer(files);
-    expect((await dig(port, ['www.example.org', 'A', '+subnet=81.2.69.0/24'])).answer).toEqual(['www.example.org. 30 IN A 127.0.0.13']);
+    expect((await dig(port, ['www.example.org', 'A', '+subnet=81.2.69.0/24'])).answer).toEqual([
+      'www.example.org. 30 IN A 127.0.0.13',
+    ]);
     // Replace it the safe way (write beside, rename over) with a database that knows no IPv4 network.
     await copyFile(ipv6Only, join(dir, 'geo.mmdb.new'));
     await rename(join(dir, 'geo.mmdb.new'), join(dir, 'geo.mmdb'));

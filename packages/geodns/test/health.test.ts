@@ -20,7 +20,9 @@ const run = promisify(execFile);
 describe('health checks', () => {
   test('a stopped node leaves the answers after fall probes and returns after rise', async () => {
     const { origins, files } = await healthyZone();
-    const { port, log } = await startTestServer(files, { healthTiming: { intervalMs: 30, timeoutMs: 500, jitter: 0, rise: 2, fall: 3 } });
+    const { port, log } = await startTestServer(files, {
+      healthTiming: { intervalMs: 30, timeoutMs: 500, jitter: 0, rise: 2, fall: 3 },
+    });
     const eu = ['www.example.org', 'A', `+subnet=${SUBNETS.EU}`];
     expect((await dig(port, eu)).answer).toEqual(['www.example.org. 30 IN A 127.0.0.13']);
     expect(origins.fr.lastPath).toBe('/healthz');
@@ -40,13 +42,21 @@ describe('health checks', () => {
 
   test('503 and hung origins count as failures, with the reason logged; all down means all answered', async () => {
     const { origins, files } = await healthyZone();
-    const { port, log } = await startTestServer(files, { healthTiming: { intervalMs: 30, timeoutMs: 150, jitter: 0, rise: 1, fall: 2 } });
+    const { port, log } = await startTestServer(files, {
+      healthTiming: { intervalMs: 30, timeoutMs: 150, jitter: 0, rise: 1, fall: 2 },
+    });
     origins.us.healthy = false;
-    expect((await log.waitFor(/^node us down/)).msg).toBe('node us down: 2 probes failed: HTTP 503');
+    expect((await log.waitFor(/^node us down/)).msg).toBe(
+      'node us down: 2 probes failed: HTTP 503',
+    );
     origins.au.hang = true;
-    expect((await log.waitFor(/^node au down/)).msg).toBe('node au down: 2 probes failed: timeout after 150 ms');
+    expect((await log.waitFor(/^node au down/)).msg).toBe(
+      'node au down: 2 probes failed: timeout after 150 ms',
+    );
     // North America: us is down, the default (au) is down, so any healthy node: fr.
-    expect((await dig(port, ['www.example.org', 'A', `+subnet=${SUBNETS.NA}`])).answer).toEqual(['www.example.org. 30 IN A 127.0.0.13']);
+    expect((await dig(port, ['www.example.org', 'A', `+subnet=${SUBNETS.NA}`])).answer).toEqual([
+      'www.example.org. 30 IN A 127.0.0.13',
+    ]);
     await origins.fr.stop();
     await log.waitFor(/^node fr down/);
     // Nothing healthy: every node, never an empty answer.
@@ -60,18 +70,43 @@ describe('health checks', () => {
   test('a fresh server answers with every node at once, before any probe finished', async () => {
     // Nothing listens on the node ports: probes will fail, but only after fall of them.
     const files = await writeZone({});
-    const { port } = await startTestServer(files, { healthTiming: { intervalMs: 60_000, timeoutMs: 500, jitter: 0, fall: 3 } });
-    expect((await dig(port, ['www.example.org', 'A', `+subnet=${SUBNETS.EU}`])).answer).toEqual(['www.example.org. 30 IN A 127.0.0.13']);
+    const { port } = await startTestServer(files, {
+      healthTiming: { intervalMs: 60_000, timeoutMs: 500, jitter: 0, fall: 3 },
+    });
+    expect((await dig(port, ['www.example.org', 'A', `+subnet=${SUBNETS.EU}`])).answer).toEqual([
+      'www.example.org. 30 IN A 127.0.0.13',
+    ]);
   });
 
   test('https probes send SNI = site.domain and accept a certificate they cannot verify', async () => {
     const dir = await makeTempDir();
-    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=example.org', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=example.org',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
     const snis: string[] = [];
-    const server = createServer({ key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) }, (req, res) => {
-      snis.push((req.socket as TLSSocket).servername || '');
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok","node":"fr","release":"r1"}');
-    });
+    const server = createServer(
+      { key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) },
+      (req, res) => {
+        snis.push((req.socket as TLSSocket).servername || '');
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end('{"status":"ok","node":"fr","release":"r1"}');
+      },
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.13', resolve));
     onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const address = server.address();
@@ -97,7 +132,11 @@ describe('health checks', () => {
     await probed;
     const fr = checker.status().find((s) => s.name === 'fr')!;
     expect(fr.probes.url).toBe(`https://127.0.0.13:${httpsPort}/healthz`);
-    expect(fr.probes.last).toMatchObject({ ok: true, detail: 'HTTP 200', body: { status: 'ok', node: 'fr' } });
+    expect(fr.probes.last).toMatchObject({
+      ok: true,
+      detail: 'HTTP 200',
+      body: { status: 'ok', node: 'fr' },
+    });
     expect(fr.state).toBe('up');
     expect(snis[0]).toBe('example.org');
     expect(changes.filter((c) => c.node === 'fr')).toEqual([]);

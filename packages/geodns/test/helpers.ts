@@ -33,7 +33,10 @@ export const SUBNETS = {
 export interface RecordingLogger extends Logger {
   readonly lines: { level: string; msg: string; obj: Record<string, unknown> }[];
   /** Resolves when a line whose message matches appears (readiness by signal). */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<{ level: string; msg: string; obj: Record<string, unknown> }>;
+  waitFor(
+    pattern: RegExp,
+    timeoutMs?: number,
+  ): Promise<{ level: string; msg: string; obj: Record<string, unknown> }>;
 }
 
 export function recordingLogger(): RecordingLogger {
@@ -67,7 +70,11 @@ export function recordingLogger(): RecordingLogger {
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`no log line matching ${String(pattern)} within ${timeoutMs} ms; got:\n${lines.map((l) => `${l.level} ${l.msg}`).join('\n')}`));
+          reject(
+            new Error(
+              `no log line matching ${String(pattern)} within ${timeoutMs} ms; got:\n${lines.map((l) => `${l.level} ${l.msg}`).join('\n')}`,
+            ),
+          );
         }, timeoutMs);
         waiters.add(check);
         check();
@@ -116,14 +123,21 @@ export async function startOrigins(): Promise<Record<NodeName, FakeOrigin>> {
               origin.probes++;
               origin.lastPath = req.url ?? '';
               if (origin.hang) return;
-              if (origin.healthy) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', node: name, release: 'r1' }));
-              else res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'no-release', node: name }));
+              if (origin.healthy)
+                res
+                  .writeHead(200, { 'content-type': 'application/json' })
+                  .end(JSON.stringify({ status: 'ok', node: name, release: 'r1' }));
+              else
+                res
+                  .writeHead(503, { 'content-type': 'application/json' })
+                  .end(JSON.stringify({ status: 'no-release', node: name }));
             });
             s.keepAliveTimeout = 100;
             s.once('error', reject);
             s.listen(origin.port, NODE_IPS[name], () => {
               const address = s.address();
-              (origin as { port: number }).port = typeof address === 'object' && address ? address.port : 0;
+              (origin as { port: number }).port =
+                typeof address === 'object' && address ? address.port : 0;
               server = s;
               resolve();
             });
@@ -147,7 +161,10 @@ export interface ZoneFiles {
 }
 
 /** Writes owncdn.yaml for the three test nodes (ports from `origins`, or unused ones). */
-export async function writeZone(origins: Partial<Record<NodeName, { port: number }>>, extraDns = ''): Promise<ZoneFiles> {
+export async function writeZone(
+  origins: Partial<Record<NodeName, { port: number }>>,
+  extraDns = '',
+): Promise<ZoneFiles> {
   const dir = await makeTempDir('owncdn-geodns-');
   const token = 'test-token-0123456789abcdef';
   const tokenFile = join(dir, 'api.token');
@@ -205,7 +222,10 @@ export interface TestServer {
 }
 
 /** Starts geodns on 127.0.0.1 port 0 (and its API on port 0), closed when the test finishes. */
-export async function startTestServer(files: ZoneFiles, options: Partial<StartGeodnsOptions> = {}): Promise<TestServer> {
+export async function startTestServer(
+  files: ZoneFiles,
+  options: Partial<StartGeodnsOptions> = {},
+): Promise<TestServer> {
   const config = await loadConfig(files.file);
   const log = recordingLogger();
   const geodns = await startGeodns(config, {
@@ -235,12 +255,26 @@ export interface DigResult {
 
 /** Runs dig against the test server and parses its default output. */
 export async function dig(port: number, args: readonly string[]): Promise<DigResult> {
-  const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(port), '+norec', '+time=3', '+tries=1', '+nocookie', ...args]);
+  const { stdout } = await run('dig', [
+    '@127.0.0.1',
+    '-p',
+    String(port),
+    '+norec',
+    '+time=3',
+    '+tries=1',
+    '+nocookie',
+    ...args,
+  ]);
   const status = /status: (\w+)/.exec(stdout)?.[1] ?? '';
   const flags = (/flags: ([a-z ]+);/.exec(stdout)?.[1] ?? '').trim().split(/\s+/);
   const section = (name: string) => {
     const match = new RegExp(`;; ${name} SECTION:\\n([\\s\\S]*?)(?:\\n\\n|$)`).exec(stdout);
-    return match?.[1] ? match[1].split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.replace(/\s+/g, ' ').trim()) : [];
+    return match?.[1]
+      ? match[1]
+          .split('\n')
+          .filter((l) => l && !l.startsWith(';'))
+          .map((l) => l.replace(/\s+/g, ' ').trim())
+      : [];
   };
   return {
     status,
@@ -254,7 +288,11 @@ export async function dig(port: number, args: readonly string[]): Promise<DigRes
 }
 
 /** Sends one raw packet over UDP and resolves with the reply, or null after `timeoutMs`. */
-export function udpExchange(port: number, packet: Uint8Array, timeoutMs = 2000): Promise<Buffer | null> {
+export function udpExchange(
+  port: number,
+  packet: Uint8Array,
+  timeoutMs = 2000,
+): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const socket = createSocket('udp4');
     const timer = setTimeout(() => {
@@ -271,7 +309,11 @@ export function udpExchange(port: number, packet: Uint8Array, timeoutMs = 2000):
 }
 
 /** Sends several queries on one TCP connection (RFC 7766 framing) and collects as many replies. */
-export function tcpExchange(port: number, packets: readonly Uint8Array[], expected = packets.length): Promise<Buffer[]> {
+export function tcpExchange(
+  port: number,
+  packets: readonly Uint8Array[],
+  expected = packets.length,
+): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const replies: Buffer[] = [];
@@ -308,7 +350,12 @@ export interface QueryOptions {
   readonly cls?: number;
   readonly rd?: boolean;
   /** Add an OPT record (payload size, version, DO). */
-  readonly edns?: { udpSize?: number; version?: number; dnssecOk?: boolean; options?: Uint8Array[] } | null;
+  readonly edns?: {
+    udpSize?: number;
+    version?: number;
+    dnssecOk?: boolean;
+    options?: Uint8Array[];
+  } | null;
 }
 
 /** Builds a query packet by hand, the bytes exactly as the RFCs lay them out. */
@@ -340,7 +387,10 @@ export function buildQuery(name: string, options: QueryOptions = {}): Buffer {
 }
 
 /** An ECS option (RFC 7871 §6) for `address/prefix`, address bytes truncated to the prefix. */
-export function ecsOption(subnet: string, overrides: { family?: number; addressBytes?: number[]; scope?: number } = {}): Buffer {
+export function ecsOption(
+  subnet: string,
+  overrides: { family?: number; addressBytes?: number[]; scope?: number } = {},
+): Buffer {
   const [address = '', prefixText = '32'] = subnet.split('/');
   const prefix = Number(prefixText);
   const v6 = address.includes(':');
@@ -349,7 +399,10 @@ export function ecsOption(subnet: string, overrides: { family?: number; addressB
     const full = ipv6ToBytes(address);
     bytes = full.slice(0, Math.ceil(prefix / 8));
   } else {
-    bytes = address.split('.').map(Number).slice(0, Math.ceil(prefix / 8));
+    bytes = address
+      .split('.')
+      .map(Number)
+      .slice(0, Math.ceil(prefix / 8));
   }
   if (overrides.addressBytes) bytes = overrides.addressBytes;
   const family = overrides.family ?? (v6 ? 2 : 1);
@@ -386,13 +439,22 @@ export function header(reply: Buffer) {
 }
 
 /** HTTP helper for the API (undici's fetch is fine here: nothing under test depends on raw bytes). */
-export async function api(base: string, method: string, path: string, options: { token?: string | null; body?: unknown } = {}) {
+export async function api(
+  base: string,
+  method: string,
+  path: string,
+  options: { token?: string | null; body?: unknown } = {},
+) {
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${base}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
   const text = await response.text();
-  let json: unknown = null;
+  let json: unknown;
   try {
     json = text ? JSON.parse(text) : null;
   } catch {
@@ -402,7 +464,9 @@ export async function api(base: string, method: string, path: string, options: {
 }
 
 /** Three healthy fake origins and a zone pointing at them: the usual starting point. */
-export async function healthyZone(extraDns = ''): Promise<{ origins: Record<NodeName, FakeOrigin>; files: ZoneFiles }> {
+export async function healthyZone(
+  extraDns = '',
+): Promise<{ origins: Record<NodeName, FakeOrigin>; files: ZoneFiles }> {
   const origins = await startOrigins();
   const files = await writeZone(origins, extraDns);
   return { origins, files };

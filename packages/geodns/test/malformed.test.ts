@@ -3,7 +3,15 @@ import { connect } from 'node:net';
 import { loadConfig } from '@owncdn/core';
 import { describe, expect, test } from 'vitest';
 import { createServing } from '../src/serving.js';
-import { api, buildQuery, dig, ecsOption, header, healthyZone, startTestServer } from './helpers.js';
+import {
+  api,
+  buildQuery,
+  dig,
+  ecsOption,
+  header,
+  healthyZone,
+  startTestServer,
+} from './helpers.js';
 
 // Bad input (issue #4): hand-built malformed packets get FORMERR or are
 // dropped, are counted, and the server keeps serving; then a fuzz loop.
@@ -24,7 +32,9 @@ function exchangeBeforeSentinel(port: number, packet: Uint8Array): Promise<Buffe
         resolve(replies);
       } else replies.push(msg);
     });
-    socket.send(packet, port, '127.0.0.1', () => socket.send(buildQuery('sentinel.example.org', { id: 0x5e57 }), port, '127.0.0.1'));
+    socket.send(packet, port, '127.0.0.1', () =>
+      socket.send(buildQuery('sentinel.example.org', { id: 0x5e57 }), port, '127.0.0.1'),
+    );
   });
 }
 
@@ -41,21 +51,94 @@ const QUESTION = [7, ...Buffer.from('example'), 3, ...Buffer.from('org'), 0, 0, 
 const OPT = [0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0];
 
 const CASES: [string, number[], 'drop' | 'FORMERR', string | null][] = [
-  ['a QR bit (a response sent to the server)', [0x0b, 0xad, 0x81, 0x00, ...u16(1), 0, 0, 0, 0, 0, 0, ...QUESTION], 'drop', 'response'],
-  ['a question that runs past the end', [...rawHeader(1), 7, ...Buffer.from('exam')], 'FORMERR', 'truncated'],
-  ['a name without its QTYPE and QCLASS', [...rawHeader(1), 7, ...Buffer.from('example'), 3, ...Buffer.from('org'), 0, 0], 'FORMERR', 'truncated'],
-  ['a compression pointer to itself', [...rawHeader(1), 0xc0, 12, 0, 1, 0, 1], 'FORMERR', 'bad-name'],
-  ['a pointer loop between two names', [...rawHeader(1), 1, 0x61, 0xc0, 12, 0, 1, 0, 1], 'FORMERR', 'bad-name'],
-  ['a label of 64 octets', [...rawHeader(1), 64, ...Array<number>(64).fill(0x61), 0, 0, 1, 0, 1], 'FORMERR', 'bad-name'],
-  ['a name over 255 octets', [...rawHeader(1), ...Array.from({ length: 5 }, () => [63, ...Array<number>(63).fill(0x61)]).flat(), 0, 0, 1, 0, 1], 'FORMERR', 'bad-name'],
+  [
+    'a QR bit (a response sent to the server)',
+    [0x0b, 0xad, 0x81, 0x00, ...u16(1), 0, 0, 0, 0, 0, 0, ...QUESTION],
+    'drop',
+    'response',
+  ],
+  [
+    'a question that runs past the end',
+    [...rawHeader(1), 7, ...Buffer.from('exam')],
+    'FORMERR',
+    'truncated',
+  ],
+  [
+    'a name without its QTYPE and QCLASS',
+    [...rawHeader(1), 7, ...Buffer.from('example'), 3, ...Buffer.from('org'), 0, 0],
+    'FORMERR',
+    'truncated',
+  ],
+  [
+    'a compression pointer to itself',
+    [...rawHeader(1), 0xc0, 12, 0, 1, 0, 1],
+    'FORMERR',
+    'bad-name',
+  ],
+  [
+    'a pointer loop between two names',
+    [...rawHeader(1), 1, 0x61, 0xc0, 12, 0, 1, 0, 1],
+    'FORMERR',
+    'bad-name',
+  ],
+  [
+    'a label of 64 octets',
+    [...rawHeader(1), 64, ...Array<number>(64).fill(0x61), 0, 0, 1, 0, 1],
+    'FORMERR',
+    'bad-name',
+  ],
+  [
+    'a name over 255 octets',
+    [
+      ...rawHeader(1),
+      ...Array.from({ length: 5 }, () => [63, ...Array<number>(63).fill(0x61)]).flat(),
+      0,
+      0,
+      1,
+      0,
+      1,
+    ],
+    'FORMERR',
+    'bad-name',
+  ],
   ['QDCOUNT 0', [...rawHeader(0)], 'FORMERR', 'qdcount'],
   ['QDCOUNT 2', [...rawHeader(2), ...QUESTION, ...QUESTION], 'FORMERR', 'qdcount'],
-  ['an OPT in the answer section', [...rawHeader(1, 1), ...QUESTION, ...OPT], 'FORMERR', 'opt-misplaced'],
-  ['an OPT in the authority section', [...rawHeader(1, 0, 1), ...QUESTION, ...OPT], 'FORMERR', 'opt-misplaced'],
-  ['two OPT records', [...rawHeader(1, 0, 0, 2), ...QUESTION, ...OPT, ...OPT], 'FORMERR', 'opt-duplicate'],
-  ['an OPT not owned by the root', [...rawHeader(1, 0, 0, 1), ...QUESTION, 1, 0x61, 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0], 'FORMERR', 'opt-bad-owner'],
-  ['an OPT whose RDATA runs past the end', [...rawHeader(1, 0, 0, 1), ...QUESTION, 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 20, 0, 8], 'FORMERR', 'truncated'],
-  ['more additional records than present', [...rawHeader(1, 0, 0, 3), ...QUESTION, ...OPT], 'FORMERR', 'truncated'],
+  [
+    'an OPT in the answer section',
+    [...rawHeader(1, 1), ...QUESTION, ...OPT],
+    'FORMERR',
+    'opt-misplaced',
+  ],
+  [
+    'an OPT in the authority section',
+    [...rawHeader(1, 0, 1), ...QUESTION, ...OPT],
+    'FORMERR',
+    'opt-misplaced',
+  ],
+  [
+    'two OPT records',
+    [...rawHeader(1, 0, 0, 2), ...QUESTION, ...OPT, ...OPT],
+    'FORMERR',
+    'opt-duplicate',
+  ],
+  [
+    'an OPT not owned by the root',
+    [...rawHeader(1, 0, 0, 1), ...QUESTION, 1, 0x61, 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0],
+    'FORMERR',
+    'opt-bad-owner',
+  ],
+  [
+    'an OPT whose RDATA runs past the end',
+    [...rawHeader(1, 0, 0, 1), ...QUESTION, 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 20, 0, 8],
+    'FORMERR',
+    'truncated',
+  ],
+  [
+    'more additional records than present',
+    [...rawHeader(1, 0, 0, 3), ...QUESTION, ...OPT],
+    'FORMERR',
+    'truncated',
+  ],
 ];
 
 describe('malformed packets', () => {
@@ -66,23 +149,38 @@ describe('malformed packets', () => {
     for (const [what, bytes, outcome, reason] of CASES) {
       const replies = await exchangeBeforeSentinel(port, Uint8Array.from(bytes));
       if (outcome === 'drop') expect(replies, what).toEqual([]);
-      else expect(replies.map(header), what).toEqual([expect.objectContaining({ id: 0x0bad, qr: true, rcode: 1, ancount: 0 })]);
+      else
+        expect(replies.map(header), what).toEqual([
+          expect.objectContaining({ id: 0x0bad, qr: true, rcode: 1, ancount: 0 }),
+        ]);
       if (reason) expectedCounts.set(reason, (expectedCounts.get(reason) ?? 0) + 1);
     }
     // ECS: a prefix longer than the family allows, bits set past the prefix (RFC 7871 §6: FORMERR).
-    for (const option of [ecsOption('81.2.69.0/33', { addressBytes: [81, 2, 69, 0, 0] }), ecsOption('81.2.69.0/20', { addressBytes: [81, 2, 69] })]) {
-      const replies = await exchangeBeforeSentinel(port, buildQuery('www.example.org', { id: 0x0bad, edns: { options: [option] } }));
+    for (const option of [
+      ecsOption('81.2.69.0/33', { addressBytes: [81, 2, 69, 0, 0] }),
+      ecsOption('81.2.69.0/20', { addressBytes: [81, 2, 69] }),
+    ]) {
+      const replies = await exchangeBeforeSentinel(
+        port,
+        buildQuery('www.example.org', { id: 0x0bad, edns: { options: [option] } }),
+      );
       expect(replies.map(header)).toEqual([expect.objectContaining({ id: 0x0bad, rcode: 1 })]);
       expectedCounts.set('ecs-invalid', (expectedCounts.get('ecs-invalid') ?? 0) + 1);
     }
     // Headers cut short: nothing to answer.
     for (let length = 0; length < 12; length++) {
-      expect(await exchangeBeforeSentinel(port, buildQuery('example.org').subarray(0, length)), `${length} bytes`).toEqual([]);
+      expect(
+        await exchangeBeforeSentinel(port, buildQuery('example.org').subarray(0, length)),
+        `${length} bytes`,
+      ).toEqual([]);
     }
     expectedCounts.set('short-header', 12);
     const metrics = (await api(base, 'GET', '/metrics')).text;
-    for (const [reason, count] of expectedCounts) expect(metrics).toContain(`owncdn_geodns_malformed_total{reason="${reason}"} ${count}`);
-    expect((await dig(port, ['www.example.org', 'A', '+subnet=81.2.69.0/24'])).answer).toEqual(['www.example.org. 30 IN A 127.0.0.13']);
+    for (const [reason, count] of expectedCounts)
+      expect(metrics).toContain(`owncdn_geodns_malformed_total{reason="${reason}"} ${count}`);
+    expect((await dig(port, ['www.example.org', 'A', '+subnet=81.2.69.0/24'])).answer).toEqual([
+      'www.example.org. 30 IN A 127.0.0.13',
+    ]);
   });
 
   test('garbage of every length 0–600 over UDP and TCP never stops the server', async () => {
@@ -100,12 +198,16 @@ describe('malformed packets', () => {
     }
     // A TCP stream of garbage: the connection ends, the server does not.
     await new Promise<void>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => socket.end(Buffer.from(Array.from({ length: 4000 }, () => Math.floor(random() * 256)))));
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.end(Buffer.from(Array.from({ length: 4000 }, () => Math.floor(random() * 256)))),
+      );
       socket.on('error', () => undefined);
       socket.on('close', () => resolve());
       socket.resume();
     });
-    expect((await dig(port, ['example.org', 'A', '+tcp'])).answer).toEqual(['example.org. 30 IN A 127.0.0.11']);
+    expect((await dig(port, ['example.org', 'A', '+tcp'])).answer).toEqual([
+      'example.org. 30 IN A 127.0.0.11',
+    ]);
   });
 });
 
@@ -139,33 +241,56 @@ function mutate(seed: Buffer, random: () => number): Buffer {
   const kind = Math.floor(random() * 5);
   if (kind === 0) {
     // Flip a few bytes anywhere, counts included.
-    for (let i = 0, n = 1 + Math.floor(random() * 4); i < n; i++) packet[Math.floor(random() * packet.length)] = Math.floor(random() * 256);
+    for (let i = 0, n = 1 + Math.floor(random() * 4); i < n; i++)
+      packet[Math.floor(random() * packet.length)] = Math.floor(random() * 256);
     return packet;
   }
   if (kind === 1) return packet.subarray(0, Math.floor(random() * packet.length));
-  if (kind === 2) return Buffer.concat([packet, Buffer.from(Array.from({ length: Math.floor(random() * 64) }, () => Math.floor(random() * 256)))]);
+  if (kind === 2)
+    return Buffer.concat([
+      packet,
+      Buffer.from(
+        Array.from({ length: Math.floor(random() * 64) }, () => Math.floor(random() * 256)),
+      ),
+    ]);
   if (kind === 3) {
     // Counts that lie.
     packet.writeUInt16BE(Math.floor(random() * 4), 4 + 2 * Math.floor(random() * 4));
     return packet;
   }
-  return Buffer.from(Array.from({ length: Math.floor(random() * 80) }, () => Math.floor(random() * 256)));
+  return Buffer.from(
+    Array.from({ length: Math.floor(random() * 80) }, () => Math.floor(random() * 256)),
+  );
 }
 
 describe('fuzz', () => {
   test('300,000 random and mutated packets through the responder: no throw, every reply well-formed', async () => {
     const { files } = await healthyZone();
     const config = await loadConfig(files.file);
-    const serving = await createServing({ config, up: config.nodes.map((n) => [n.name, true] as const), txt: [], serial: 1 });
+    const serving = await createServing({
+      config,
+      up: config.nodes.map((n) => [n.name, true] as const),
+      txt: [],
+      serial: 1,
+    });
     const random = mulberry32(4);
     const pool = seeds();
     let answered = 0;
     for (let i = 0; i < 300_000; i++) {
       const packet = mutate(pool[i % pool.length]!, random);
-      const reply = serving.responder.answer(packet, packet.length, i % 2 ? '203.0.113.9' : '2001:db8::9', i % 3 !== 0);
+      const reply = serving.responder.answer(
+        packet,
+        packet.length,
+        i % 2 ? '203.0.113.9' : '2001:db8::9',
+        i % 3 !== 0,
+      );
       if (reply === null) continue;
       answered++;
-      if (reply.length < 12 || reply.readUInt16BE(0) !== packet.readUInt16BE(0) || (reply[2]! & 0x80) === 0) {
+      if (
+        reply.length < 12 ||
+        reply.readUInt16BE(0) !== packet.readUInt16BE(0) ||
+        (reply[2]! & 0x80) === 0
+      ) {
         throw new Error(`bad reply ${reply.toString('hex')} to ${packet.toString('hex')}`);
       }
     }
@@ -186,9 +311,11 @@ describe('fuzz', () => {
     });
     // Batches end with a sentinel query; its reply means the batch was processed (one socket, in order).
     for (let batch = 0; batch < 100; batch++) {
-      for (let i = 0; i < 200; i++) socket.send(mutate(pool[(batch + i) % pool.length]!, random), port, '127.0.0.1');
+      for (let i = 0; i < 200; i++)
+        socket.send(mutate(pool[(batch + i) % pool.length]!, random), port, '127.0.0.1');
       await new Promise<void>((resolve) => {
-        const sentinel = () => socket.send(buildQuery('sentinel.example.org', { id: 0x5e57 }), port, '127.0.0.1');
+        const sentinel = () =>
+          socket.send(buildQuery('sentinel.example.org', { id: 0x5e57 }), port, '127.0.0.1');
         // The sentinel can be lost with the batch when the socket buffer overflows: ask again.
         const retry = setInterval(sentinel, 1_000);
         wake = () => {
@@ -199,7 +326,8 @@ describe('fuzz', () => {
       });
     }
     socket.close();
-    expect((await dig(port, ['www.example.org', 'A', '+subnet=8.8.8.0/24'])).answer).toEqual(['www.example.org. 30 IN A 127.0.0.12']);
+    expect((await dig(port, ['www.example.org', 'A', '+subnet=8.8.8.0/24'])).answer).toEqual([
+      'www.example.org. 30 IN A 127.0.0.12',
+    ]);
   });
-
 });

@@ -1,6 +1,13 @@
 import { createSocket } from 'node:dgram';
 import { describe, expect, test } from 'vitest';
-import { buildQuery, editZone, header, healthyZone, startTestServer, tcpExchange } from './helpers.js';
+import {
+  buildQuery,
+  editZone,
+  header,
+  healthyZone,
+  startTestServer,
+  tcpExchange,
+} from './helpers.js';
 
 // Response rate limiting (issue #4, "Speed"): identical responses to one
 // client prefix beyond the rate are dropped, every `slip`-th sent truncated.
@@ -10,7 +17,10 @@ function burst(port: number, name: string, count: number): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const socket = createSocket('udp4');
     const replies: Buffer[] = [];
-    const timer = setTimeout(() => reject(new Error(`no reply to the closing query after ${replies.length} replies`)), 5_000);
+    const timer = setTimeout(
+      () => reject(new Error(`no reply to the closing query after ${replies.length} replies`)),
+      5_000,
+    );
     socket.on('message', (msg) => {
       if (msg.readUInt16BE(0) === 0xffff) {
         clearTimeout(timer);
@@ -27,7 +37,12 @@ function burst(port: number, name: string, count: number): Promise<Buffer[]> {
 describe('RRL', () => {
   test('5 per second: the 6th identical response on is dropped, every 2nd of those slips out truncated', async () => {
     const { files } = await healthyZone();
-    await editZone(files, (text) => text.replace('rrl: { enabled: false }', 'rrl: { enabled: true, responsesPerSecond: 5, slip: 2 }'));
+    await editZone(files, (text) =>
+      text.replace(
+        'rrl: { enabled: false }',
+        'rrl: { enabled: true, responsesPerSecond: 5, slip: 2 }',
+      ),
+    );
     // A clock that stands still: all queries fall in one second.
     const { port, api: base } = await startTestServer(files, { now: () => 1_700_000_000_000 });
     const replies = await burst(port, 'www.example.org', 20);
@@ -41,7 +56,10 @@ describe('RRL', () => {
     const nx = await burst(port, 'random-1.example.org', 3);
     expect(nx.filter((r) => !header(r).tc)).toHaveLength(3);
     // TCP is never limited (the client proved its address).
-    const tcp = await tcpExchange(port, Array.from({ length: 10 }, (_, i) => buildQuery('www.example.org', { id: 100 + i })));
+    const tcp = await tcpExchange(
+      port,
+      Array.from({ length: 10 }, (_, i) => buildQuery('www.example.org', { id: 100 + i })),
+    );
     expect(tcp.map((r) => header(r).tc)).toEqual(Array<boolean>(10).fill(false));
     const metrics = await fetch(`${base}/metrics`).then((r) => r.text());
     expect(metrics).toContain('owncdn_geodns_rrl_total{action="drop"} 8');

@@ -18,17 +18,30 @@ function collect(value: string, previous: string[]): string[] {
 export function registerGeodns(program: Command, context: () => CommandContext): void {
   program
     .command('geodns')
-    .description('Run the authoritative GeoDNS server for site.domain (SIGHUP or editing owncdn.yaml reloads it)')
-    .option('--listen <host:port>', 'DNS address for UDP and TCP, repeatable (overrides dns.listen; port 0 picks one)', collect, [])
+    .description(
+      'Run the authoritative GeoDNS server for site.domain (SIGHUP or editing owncdn.yaml reloads it)',
+    )
+    .option(
+      '--listen <host:port>',
+      'DNS address for UDP and TCP, repeatable (overrides dns.listen; port 0 picks one)',
+      collect,
+      [],
+    )
     .option('--api-listen <host:port>', 'API address (overrides dns.api.listen; "off" for no API)')
-    .option('--workers <n>', 'processes answering queries (overrides dns.workers; 0 = one per core)')
+    .option(
+      '--workers <n>',
+      'processes answering queries (overrides dns.workers; 0 = one per core)',
+    )
     .action(async (flags: GeodnsFlags) => {
       const ctx = context();
       let workers: number | undefined;
       if (flags.workers !== undefined) {
         workers = Number(flags.workers);
         if (!Number.isInteger(workers) || workers < 0 || workers > 256) {
-          throw new OwncdnError('OWNCDN_USAGE', `--workers ${flags.workers} is not a number of processes (expected 0–256; 0 = one per core)`);
+          throw new OwncdnError(
+            'OWNCDN_USAGE',
+            `--workers ${flags.workers} is not a number of processes (expected 0–256; 0 = one per core)`,
+          );
         }
       }
       const config = await ctx.loadConfig();
@@ -36,7 +49,12 @@ export function registerGeodns(program: Command, context: () => CommandContext):
         log: ctx.log,
         signal: ctx.signal,
         listen: flags.listen.length > 0 ? flags.listen : undefined,
-        apiListen: flags.apiListen === undefined ? undefined : flags.apiListen === 'off' ? null : flags.apiListen,
+        apiListen:
+          flags.apiListen === undefined
+            ? undefined
+            : flags.apiListen === 'off'
+              ? null
+              : flags.apiListen,
         workers,
       });
       await runUntilStopped(service, ctx.signal, ctx.log);
