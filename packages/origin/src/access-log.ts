@@ -24,21 +24,18 @@ export function createAccessLog(origin: OriginConfig, node: string | null): Acce
   return {
     wrap: (handler) => (req, res) => {
       const started = Date.now();
+      // Headers go out through writeHead(status, object), which getHeader() does not see:
+      // note the length on the way (only when an access log is on).
+      let length = 0;
+      const writeHead = res.writeHead.bind(res);
+      res.writeHead = (status, headers) => {
+        length = Number(headers?.['content-length'] ?? 0);
+        return writeHead(status, headers);
+      };
       res.once('finish', () => {
         const h = req.headers;
-        const status =
-          'statusCode' in res && typeof res.statusCode === 'number' ? res.statusCode : 0;
-        const length =
-          'getHeader' in res && typeof res.getHeader === 'function'
-            ? Number(res.getHeader('content-length') ?? 0)
-            : 0;
-        const remote =
-          'socket' in req &&
-          req.socket &&
-          typeof req.socket === 'object' &&
-          'remoteAddress' in req.socket
-            ? String(req.socket.remoteAddress)
-            : '-';
+        const status = res.statusCode;
+        const remote = req.socket.remoteAddress ?? '-';
         if (json) {
           out.write(
             `${JSON.stringify({ time: new Date(started).toISOString(), node, remote, method: req.method, url: req.url, status, bytes: length, referer: h.referer ?? null, ua: h['user-agent'] ?? null, ms: Date.now() - started })}\n`,

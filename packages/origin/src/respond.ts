@@ -20,7 +20,6 @@ export interface Ask {
 export interface Reply extends Writable {
   writeHead(statusCode: number, headers?: OutgoingHttpHeaders): unknown;
   readonly statusCode: number;
-  getHeader(name: string): unknown;
 }
 
 /** Range outcome: a byte span, the whole file (no usable Range), or 416. */
