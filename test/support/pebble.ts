@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
+import { onTestFinished } from 'vitest';
 import { findFreePort } from './ports.js';
 import { startDaemon } from './process.js';
 import type { Daemon } from './process.js';
@@ -168,7 +169,8 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
   await waitForTcp('127.0.0.1', managementPort);
   const managementUrl = `https://127.0.0.1:${managementPort}`;
   const agent = new Agent({ connect: { ca: ca.caPem } });
-  return {
+  let closing: Promise<void> | undefined;
+  const pebble: Pebble = {
     directoryUrl: `https://127.0.0.1:${apiPort}/dir`,
     managementUrl,
     apiCaPath: ca.caPath,
@@ -184,11 +186,11 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
         throw new Error(`pebble /roots/0 answered ${response.statusCode}: ${body}`);
       return body;
     },
-    close: async () => {
-      await daemon.stop();
-      await agent.close();
-    },
+    // Idempotent: a test may stop Pebble on purpose before the cleanup does.
+    close: () => (closing ??= daemon.stop().then(() => agent.close())),
   };
+  onTestFinished(() => pebble.close());
+  return pebble;
 }
 
 export interface ChallTestSrvOptions {

@@ -92,7 +92,27 @@ describe('owncdn certd', () => {
       nodes: (i) => (i === 2 ? `    postDeploy: "echo $$ > ${pidFile}; exec sleep 60"\n` : ''),
     });
     const config = await labConfig(lab);
-    await startOrigins(config);
+    // Real origin processes, as on the nodes.
+    for (const node of ['au', 'us', 'fr']) {
+      await startDaemon(
+        process.execPath,
+        [
+          OWNCDN,
+          'origin',
+          '--node',
+          node,
+          '--workers',
+          '1',
+          '-c',
+          config.file,
+          '--log-format',
+          'json',
+        ],
+        {
+          ready: /"msg":"origin listening"/,
+        },
+      );
+    }
     const env = { ...process.env, NODE_EXTRA_CA_CERTS: undefined };
     const first = await startDaemon(
       process.execPath,

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OwncdnError } from '@owncdn/core';
+import { createTransport, OwncdnError } from '@owncdn/core';
 import { describe, expect, it } from 'vitest';
 import { servedSerial } from '../src/deploy.js';
 import { readState, runCertdOnce } from '../src/index.js';
@@ -66,23 +66,38 @@ describe('certd lifecycle against Pebble', () => {
     expect(await readFile(join(lab.stateDir, 'account.key'), 'utf8')).toBe(accountKey);
   });
 
-  it('backs off when the CA is down and keeps serving the current certificate', async () => {
+  it('backs off when the CA goes down in the middle of an order and keeps serving the current certificate', async () => {
     const lab = await startLab();
     const config = await labConfig(lab);
     await startOrigins(config);
     expect((await runCertdOnce(config, testOptions(memoryLogger().log))).ok).toBe(true);
     const serial = (await readState(lab.stateDir)).certificates['example.test']?.current?.serial;
-    await lab.pebble.close();
 
+    // Four years on (of Pebble's five), renewing per-token: Pebble stops while the tokens go out.
+    const perToken = await labConfig(lab, { certd: '  http01Mode: per-token\n' });
+    const stopPebbleOnAu = transportWith((node) =>
+      node.name === 'au'
+        ? {
+            putFile: async (path, data, mode) => {
+              await lab.pebble.close();
+              await createTransport(perToken, node).putFile(path, data, mode);
+            },
+          }
+        : null,
+    );
     const farLater = () => Date.now() + 4 * 365 * DAY_MS;
     const logs = memoryLogger();
-    const failed = await runCertdOnce(config, testOptions(logs.log, { now: farLater }));
+    const failed = await runCertdOnce(
+      perToken,
+      testOptions(logs.log, { now: farLater, transport: stopPebbleOnAu }),
+    );
     expect(failed.ok).toBe(false);
     expect(failed.certificates[0]?.error).toMatch(
-      /^ACME server unreachable: (GET|HEAD|POST) https:\/\/127\.0\.0\.1:\d+\/.* failed/,
+      /^ACME server unreachable: (HEAD|POST) https:\/\/127\.0\.0\.1:\d+\/\S+ failed: /,
     );
     const state = (await readState(lab.stateDir)).certificates['example.test'];
     expect(state).toMatchObject({ failures: 1, current: { serial } });
+    expect(state?.order?.url).toMatch(/\/my-order\//);
     expect(state?.retryAt).toBeGreaterThan(farLater());
     expect(await servedOnAll(lab)).toEqual([serial, serial, serial]);
     // Not at expiry yet (four years of five): a warning, not a call for a person.
@@ -93,7 +108,10 @@ describe('certd lifecycle against Pebble', () => {
           (l) =>
             l.msg === 'obtaining certificate failed; keeping the current one and retrying later',
         ),
-    ).toMatchObject({ level: 40 });
+    ).toMatchObject({
+      level: 40,
+      code: 'OWNCDN_ACME_UNREACHABLE',
+    });
 
     // A new run inside the backoff does not contact the CA at all: no second failure is counted.
     const during = memoryLogger();
