@@ -104,7 +104,7 @@ describe('DNS-01 through the geodns API', () => {
       config,
       testOptions(memoryLogger().log, {
         dnsPort,
-        timings: { requestTimeoutMs: 200, checkAttempts: 3, checkIntervalMs: 20 },
+        timings: { checkAttempts: 3, checkIntervalMs: 20 },
       }),
     );
     expect(result.ok).toBe(false);

@@ -156,7 +156,7 @@ ${extra.certd ?? ''}${extra.top ?? ''}`;
 
 /** Options for runCertdOnce/startCertd in tests. */
 export function testOptions(log: Logger, more: Partial<CertdOptions> = {}): CertdOptions {
-  return { log, timings: FAST_TIMINGS, ...more };
+  return { log, ...more, timings: { ...FAST_TIMINGS, ...more.timings } };
 }
 
 /** Registers `fn` to run when the test finishes (a close function). */
