@@ -18,6 +18,15 @@ export interface Listener {
   readonly sessions: Set<Http2Session>;
 }
 
+/**
+ * Node checks headersTimeout and requestTimeout on this interval (default
+ * 30 s): check often enough that a slow client is cut off close to the
+ * configured time.
+ */
+function checkingIntervalMs(origin: OriginConfig): number {
+  return Math.max(50, Math.min(1_000, Math.floor(origin.headersTimeoutMs / 4)));
+}
+
 /** A plain HTTP/1.1 server with the configured limits (431 past maxHeaderBytes, timeouts for slow clients). */
 export function createPlainServer(origin: OriginConfig, handler: Handler): HttpServer {
   const server = createServer(
@@ -29,12 +38,7 @@ export function createPlainServer(origin: OriginConfig, handler: Handler): HttpS
         origin.requestTimeoutMs || origin.headersTimeoutMs,
       ),
       keepAliveTimeout: origin.keepAliveTimeoutMs,
-      // Node checks the two timeouts above on this interval (default 30 s): check often
-      // enough that a slow client is cut off close to the configured time.
-      connectionsCheckingInterval: Math.max(
-        50,
-        Math.min(1_000, Math.floor(origin.headersTimeoutMs / 4)),
-      ),
+      connectionsCheckingInterval: checkingIntervalMs(origin),
       noDelay: true,
     },
     handler,
@@ -65,8 +69,18 @@ export function createTlsServer(
     },
     handler,
   );
-  // HTTP/1.1 over TLS goes through node:http's parser, which reads these from the server.
-  Object.assign(server, { maxHeaderSize: origin.maxHeaderBytes });
+  // HTTP/1.1 over TLS goes through node:http's parser and connection tracking,
+  // which read these from the server (allowHTTP1 sets Node's own defaults).
+  Object.assign(server, {
+    maxHeaderSize: origin.maxHeaderBytes,
+    headersTimeout: Math.min(
+      origin.headersTimeoutMs,
+      origin.requestTimeoutMs || origin.headersTimeoutMs,
+    ),
+    requestTimeout: origin.requestTimeoutMs,
+    connectionsCheckingInterval: checkingIntervalMs(origin),
+  });
+  // An HTTP/2 session (or TLS socket) idle this long is closed.
   server.setTimeout(origin.requestTimeoutMs);
   return server;
 }

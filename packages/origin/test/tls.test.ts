@@ -237,4 +237,29 @@ describe('TLS', () => {
     expect(h1.statusCode).toBe(200);
     await h1.body.dump();
   });
+
+  it('cuts off a slow HTTP/1.1 client over TLS too', async () => {
+    const node = await nodeWithSite();
+    const pem = await installCertificate(node.root, 'site', ['example.test'], 'v1');
+    const { origin } = await serveNode(
+      nodeConfig(node.root, 'headersTimeout: 300ms, requestTimeout: 600ms'),
+    );
+    const httpsAddress = origin.address.https[0] ?? '';
+    const port = Number(httpsAddress.slice(httpsAddress.lastIndexOf(':') + 1));
+    const socket = connectTls({
+      host: '127.0.0.1',
+      port,
+      servername: 'example.test',
+      ca: [pem],
+      ALPNProtocols: ['http/1.1'],
+    });
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
+    expect(socket.alpnProtocol).toBe('http/1.1');
+    socket.write('GET / HTTP/1.1\r\nHost: example.test\r\nX-Slow: ');
+    await new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    expect(received === '' || statusOf(received) === 408).toBe(true);
+  });
 });
