@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { OwncdnError, writeFileAtomic } from '@owncdn/core';
 import type { CertdConfig, Logger } from '@owncdn/core';
 import type { AcmeSession } from './acme.js';
-import { createPrivateKey } from './keys.js';
+import { createPrivateKey, jwkThumbprint } from './keys.js';
 import { ACCOUNT_KEY_FILE } from './state.js';
 import type { CertdState } from './state.js';
 
@@ -68,6 +68,7 @@ export async function ensureAccount(
   config: CertdConfig,
   state: CertdState,
   log: Logger,
+  accountKeyPem: string,
 ): Promise<{ url: string; directory: string }> {
   if (state.account && state.account.directory === config.directory) return state.account;
   if (!config.agreeTerms) {
@@ -82,6 +83,11 @@ export async function ensureAccount(
     ...(config.email ? { contact: [`mailto:${config.email}`] } : {}),
   });
   const url = session.client.getAccountUrl();
-  log.info({ account: url, directory: config.directory }, 'ACME account ready');
+  // The thumbprint is public (a hash of the public key): logged so that an admin can place
+  // <root>/acme-thumbprint by hand on nodes where certd's user may not write the root.
+  log.info(
+    { account: url, directory: config.directory, thumbprint: jwkThumbprint(accountKeyPem) },
+    'ACME account ready',
+  );
   return { url, directory: config.directory };
 }

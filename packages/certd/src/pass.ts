@@ -111,7 +111,13 @@ async function runCertificate(
   } else if (due) {
     try {
       const session = await getSession();
-      const account = await ensureAccount(session, ctx.config.certd, store.state, log);
+      const account = await ensureAccount(
+        session,
+        ctx.config.certd,
+        store.state,
+        log,
+        accountKeyPem,
+      );
       if (store.state.account?.url !== account.url) await store.update((s) => ({ ...s, account }));
       const directory = await session.directory();
       const profile = pickProfile(ctx, directory.profiles, log);

@@ -10,6 +10,7 @@ import { readState, runCertdOnce } from '../src/index.js';
 import {
   NODE_ADDRESSES,
   labConfig,
+  makeLabDirs,
   memoryLogger,
   startLab,
   startOrigins,
@@ -69,6 +70,15 @@ describe('owncdn certd', () => {
     expect(down.stdout).toContain('2/3 (au us fr✗)');
     expect(down.stdout).toMatch(
       /problem: example\.test: node fr serves no certificate \(connect ECONNREFUSED 127\.0\.0\.13:\d+\)\n$/,
+    );
+  });
+
+  it('--once exits 1 naming the certificate and the reason when the CA cannot be reached', async () => {
+    const config = await labConfig(await makeLabDirs());
+    const result = await owncdn(['certd', '--once', '-c', config.file, '--log-level', 'silent']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^owncdn: certd pass incomplete: example\.test: ACME server unreachable: GET https:\/\/127\.0\.0\.1:9\/dir failed: .*ECONNREFUSED.*\n$/,
     );
   });
 

@@ -59,6 +59,9 @@ describe('first issuance over HTTP-01', () => {
     );
     const text = logs.text();
     expect(text).toContain('"msg":"certificate live on node"');
+    // The account thumbprint (public) is in the log, for admins who place acme-thumbprint by hand.
+    const thumbprint = await readFile(join(lab.roots[1] ?? '', 'acme-thumbprint'), 'utf8');
+    expect(logs.lines().find((l) => l.msg === 'ACME account ready')).toMatchObject({ thumbprint });
     expect(text).not.toContain('PRIVATE KEY');
     for (const pem of [accountKey, certKey]) {
       const body = pem.replace(/-----[^-]+-----/g, '').replace(/\s/g, '');

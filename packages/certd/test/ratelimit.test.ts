@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readState, runCertdOnce } from '../src/index.js';
 import { startAriProxy } from './ari-proxy.js';
@@ -94,12 +96,12 @@ describe('rate limits and people', () => {
     });
   });
 
-  it('requests the configured profile only when the CA lists it', async () => {
+  it('requests the configured profile only when the CA lists it (and keeps the key with reuseKey)', async () => {
     const lab = await startLab();
     const proxy = await startAriProxy(lab.pebble, { status: 404 });
     const config = await labConfig(lab, {
       directory: proxy.directoryUrl,
-      certd: '  profile: shortlived\n',
+      certd: '  profile: shortlived\n  reuseKey: true\n',
     });
     await startOrigins(config);
     const logs = memoryLogger();
@@ -111,6 +113,7 @@ describe('rate limits and people', () => {
         .find((l) => l.msg === 'the CA does not list this profile; ordering with its default'),
     ).toMatchObject({ profile: 'shortlived' });
 
+    const key = await readFile(join(lab.roots[0] ?? '', 'certs/example.test/privkey.pem'), 'utf8');
     proxy.profiles = { classic: 'the usual', shortlived: 'six days' };
     expect(
       (
@@ -121,5 +124,9 @@ describe('rate limits and people', () => {
       ).ok,
     ).toBe(true);
     expect(proxy.newOrders[1]).toMatchObject({ profile: 'shortlived' });
+    expect(await readFile(join(lab.roots[0] ?? '', 'certs/example.test/privkey.pem'), 'utf8')).toBe(
+      key,
+    );
+    expect(proxy.newOrders).toHaveLength(2);
   });
 });
