@@ -403,7 +403,6 @@ function cpuSeconds(pid) {
         grew = true;
       }
     }
-    if (!wanted.has(p) && wanted.has(s.ppid)) (wanted.add(p), (grew = true));
   }
   for (const p of wanted) total += stats.get(p)?.ticks ?? 0;
   return total / TICKS;
