@@ -94,6 +94,37 @@ describe('owncdn certd', () => {
     );
   });
 
+  it('--once after a kill -9 right after the order was created resumes that order', async () => {
+    const lab = await startLab();
+    const config = await labConfig(lab);
+    await startOrigins(config);
+    const first = await startDaemon(
+      process.execPath,
+      [OWNCDN, 'certd', '--once', '-c', config.file, '--log-format', 'json'],
+      {
+        ready: /"msg":"order created"/,
+        readyTimeoutMs: 30_000,
+      },
+    );
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe(null);
+    const order = (await readState(lab.stateDir)).certificates['example.test']?.order?.url;
+    expect(order).toMatch(/\/my-order\//);
+
+    const second = await owncdn(['certd', '--once', '-c', config.file, '--log-format', 'json']);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain(`"order":"${order ?? ''}"`);
+    expect(second.stderr).toMatch(/"msg":"resuming in-flight order"/);
+    expect(second.stderr).not.toContain('"msg":"order created"');
+    const state = (await readState(lab.stateDir)).certificates['example.test'];
+    expect(state?.order).toBe(null);
+    for (const address of NODE_ADDRESSES) {
+      expect((await servedSerial(address, lab.httpsPort, 'example.test', 2_000)).serial).toBe(
+        state?.current?.serial,
+      );
+    }
+  });
+
   it('--once after a kill -9 in the middle of a deploy completes it without a new order', async () => {
     const lab = await startLab();
     const pidFile = join(lab.dir, 'post-deploy.pid');
