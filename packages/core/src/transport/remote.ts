@@ -108,11 +108,12 @@ export function createRemoteTransport(
     args: readonly string[],
     options: { allowMissing?: boolean } = {},
   ): Promise<RsyncRun | null> => {
-    let run = await runRsync(['-e', session.rshCommand(), ...args]);
+    const listing = args.includes('--list-only');
+    let run = await runRsync(['-e', session.rshCommand(), ...args], { keepAllLines: listing });
     for (const delayMs of RRSYNC_LOCK_RETRY_MS) {
       if (!RRSYNC_LOCKED.test(run.stderr)) break;
       await sleep(delayMs);
-      run = await runRsync(['-e', session.rshCommand(), ...args]);
+      run = await runRsync(['-e', session.rshCommand(), ...args], { keepAllLines: listing });
     }
     log.debug({ node: node.name, args, exitCode: run.exitCode }, 'rsync');
     if (run.exitCode === 0) return run;

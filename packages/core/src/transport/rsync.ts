@@ -5,7 +5,7 @@ import { PROCESS_ENV } from './ssh.js';
 export interface RsyncRun {
   readonly exitCode: number | undefined;
   readonly stderr: string;
-  /** stdout lines that are neither progress nor stats: itemized changes or listings. */
+  /** Itemized changes (or, with keepAllLines, every line that is neither progress nor stats). */
   readonly lines: string[];
   readonly stats: Map<string, string>;
   readonly aborted: boolean;
@@ -14,12 +14,16 @@ export interface RsyncRun {
 export interface RunRsyncOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: TransferProgress) => void;
+  /** Keep every stdout line (listings), not only itemized changes. */
+  readonly keepAllLines?: boolean;
   /** Text written to rsync's stdin; when undefined, startRsync leaves stdin open. */
   readonly input?: string;
 }
 
 /** `  1,234,567  45%   12.34MB/s    0:00:01 (xfr#3, to-chk=10/20)` (`--info=progress2`). */
-const PROGRESS_LINE = /^\s*([\d,]+)\s+(\d+)%\s+([\d.,]+)([kMGT]?)B\/s/;
+const PROGRESS_LINE = /^\s*([\d,]+)\s+(\d+)%\s+([\d.,]+)([kMGT]?)B\/s\S*\s+\S+(?:\s+\(xfr#(\d+))?/;
+/** `>f+++++++++ name`, `cd+++++++++ dir/`, `*deleting   name` (`--out-format=%i %n%L`). */
+const ITEMIZED_LINE = /^(\*deleting|[<>ch.][fdLDS][-.+?a-zA-Z ]{9}) /;
 /** `Total bytes sent: 1,234` and the other `--stats` lines. */
 const STATS_LINE =
   /^(Number of [^:]+|Total [^:]+|Literal data|Matched data|File list [^:]+|sent|total size is)[:\s]/;
@@ -72,8 +76,9 @@ async function collect(
   const onLine = (line: string) => {
     const progress = PROGRESS_LINE.exec(line);
     if (progress) {
-      const [, bytes = '0', percent = '0', speed = '0', unit = ''] = progress;
+      const [, bytes = '0', percent = '0', speed = '0', unit = '', files] = progress;
       options.onProgress?.({
+        ...(files === undefined ? {} : { files: Number(files) }),
         bytes: Number(bytes.replaceAll(',', '')),
         percent: Number(percent),
         bytesPerSecond: Math.round(Number(speed.replaceAll(',', '')) * (UNIT[unit] ?? 1)),
@@ -85,7 +90,7 @@ async function collect(
       if (colon > 0) stats.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
       return;
     }
-    if (line.trim() !== '') lines.push(line);
+    if (ITEMIZED_LINE.test(line) || options.keepAllLines) lines.push(line);
   };
   child.stdout?.setEncoding('utf8');
   child.stdout?.on('data', (chunk: string) => {
@@ -155,9 +160,7 @@ export function filterLiteral(name: string): string {
  * Parses one `rsync --list-only` line: `drwxr-xr-x          4,096 2026/11/23 10:45:00 name`
  * (symlinks end in ` -> target`).
  */
-export function parseListLine(
-  line: string,
-): {
+export function parseListLine(line: string): {
   type: 'file' | 'dir' | 'symlink' | 'other';
   size: number;
   name: string;

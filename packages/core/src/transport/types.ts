@@ -117,6 +117,8 @@ export interface TransferProgress {
   /** 0–100 of the whole transfer, as rsync estimates it. */
   readonly percent: number;
   readonly bytesPerSecond: number;
+  /** Files sent so far (rsync's `xfr#`), when rsync reported it. */
+  readonly files?: number;
 }
 
 export interface TransferResult {

@@ -1,0 +1,42 @@
+import { NODE_LAYOUT, isOwncdnError } from '@owncdn/core';
+import type { NodeTransport } from '@owncdn/core';
+import { RELEASE_ID } from './release.js';
+import type { SyncFailure } from './events.js';
+
+export interface ReleaseEntry {
+  readonly id: string;
+  /** True once the whole release is on the node (its `.complete` marker exists). */
+  readonly complete: boolean;
+}
+
+export interface NodeReleases {
+  /** The release `current` points at, or null when there is none (or it points elsewhere). */
+  readonly current: string | null;
+  /** Releases on the node, oldest first. */
+  readonly releases: readonly ReleaseEntry[];
+}
+
+/** `releases/<id>` (as stored in the `current` link) → `<id>`. */
+export function releaseOfLink(target: string | null): string | null {
+  if (target === null) return null;
+  const match = /^(?:\.\/)?releases\/([^/]+)\/?$/.exec(target);
+  return match?.[1] ?? null;
+}
+
+/** Reads `current` and `releases/` on a node (two rsync calls, one after the other: rrsync allows one at a time). */
+export async function readNodeReleases(transport: NodeTransport): Promise<NodeReleases> {
+  const current = releaseOfLink(await transport.readLink(NODE_LAYOUT.current));
+  const entries = (await transport.list(NODE_LAYOUT.releases)) ?? [];
+  const names = new Set(entries.map((e) => e.name));
+  const releases = entries
+    .filter((e) => e.type === 'dir' && RELEASE_ID.test(e.name))
+    .map((e) => ({ id: e.name, complete: names.has(`${e.name}.complete`) }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { current, releases };
+}
+
+/** An error as a result field; anything that is not an OwncdnError is a bug and is rethrown. */
+export function toFailure(error: unknown): SyncFailure {
+  if (isOwncdnError(error)) return { code: error.code, message: error.message };
+  throw error;
+}

@@ -1,0 +1,401 @@
+import { performance } from 'node:perf_hooks';
+import { resolve } from 'node:path';
+import {
+  NODE_LAYOUT,
+  OwncdnError,
+  createSilentLogger,
+  createTransport,
+  selectNodes,
+} from '@owncdn/core';
+import type { Config, NodeConfig, NodeTransport, PreparedSwitch } from '@owncdn/core';
+import type { NodeState, SyncEvent, SyncFailure, SyncOptions } from './events.js';
+import { confirmRelease, createHealthClient } from './health.js';
+import { readNodeReleases, toFailure } from './node-state.js';
+import type { NodeReleases } from './node-state.js';
+import {
+  completeMarker,
+  hashSource,
+  makeReleaseId,
+  publishFilters,
+  releaseDir,
+  releaseHash,
+} from './release.js';
+import { pruneReleases } from './retention.js';
+
+export interface PushOptions extends SyncOptions {
+  /** Directory to publish (default: site.content). */
+  readonly content?: string;
+  /** List what would change per node; touch nothing. */
+  readonly dryRun?: boolean;
+  /** Switch the nodes whose upload succeeded even when others failed. */
+  readonly allowPartial?: boolean;
+  /** Releases kept per node (default: sync.keep). */
+  readonly keep?: number;
+  /** How long to wait for origins to report the release (default: sync.confirmTimeoutMs), ms. */
+  readonly confirmTimeoutMs?: number;
+  /** Upload bandwidth limit per node, KiB/s (rsync --bwlimit). */
+  readonly bwlimitKiBps?: number;
+  /** The push time that goes into the release id (tests). */
+  readonly now?: Date;
+}
+
+export interface PushNodeResult {
+  readonly node: string;
+  readonly label: string;
+  readonly state: NodeState;
+  /** Release `current` pointed at before the push. */
+  readonly previous: string | null;
+  /** Release `current` points at now (null when unknown). */
+  readonly current: string | null;
+  readonly filesTransferred: number;
+  readonly filesTotal: number;
+  readonly bytesSent: number;
+  readonly uploadMs: number;
+  /** `confirmed`, `no-origin` (warned), `mismatch` (failed), or `skipped`. */
+  readonly confirmation: 'confirmed' | 'no-origin' | 'mismatch' | 'skipped';
+  /** Releases removed by retention. */
+  readonly pruned: readonly string[];
+  /** rsync's itemized changes (dry runs only). */
+  readonly changes: readonly string[];
+  readonly error: SyncFailure | null;
+}
+
+export interface PushResult {
+  readonly ok: boolean;
+  readonly release: string;
+  readonly dryRun: boolean;
+  readonly files: number;
+  readonly bytes: number;
+  readonly nodes: readonly PushNodeResult[];
+  /** Spread between the first and last node's switch completing, ms (null when fewer than two switched). */
+  readonly switchSkewMs: number | null;
+  readonly durationMs: number;
+  readonly error: SyncFailure | null;
+}
+
+/** Incomplete uploads reused as extra --link-dest sources (rsync allows 20; each costs a lookup per new file). */
+const MAX_PARTIAL_LINK_DESTS = 2;
+
+interface Session {
+  readonly node: NodeConfig;
+  readonly transport: NodeTransport;
+  state: NodeState;
+  releases: NodeReleases | null;
+  result: Omit<PushNodeResult, 'node' | 'label' | 'state'>;
+  prepared: PreparedSwitch | null;
+  switchedAt: number | null;
+}
+
+/**
+ * Publishes `site.content` as a new release on every selected node: upload in
+ * parallel into `releases/<id>/` (hard-linking unchanged files against the
+ * current release), then, only when every node holds the whole release
+ * (or `allowPartial`), switch `current` everywhere at once, confirm through
+ * /healthz and prune old releases. Resolves with a result whose `ok` is false
+ * (and `error` set) when anything failed; throws only for bad options.
+ */
+export async function push(config: Config, options: PushOptions = {}): Promise<PushResult> {
+  const started = performance.now();
+  const log = options.log ?? createSilentLogger();
+  const emit = (event: SyncEvent) => options.onEvent?.(event);
+  const nodes = selectNodes(config, options.only);
+  const source = options.content ? resolve(options.content) : config.site.content;
+  const filters = publishFilters(config);
+  const keep = options.keep ?? config.sync.keep;
+  const dryRun = options.dryRun ?? false;
+  if (!Number.isInteger(keep) || keep < 1)
+    throw new OwncdnError('OWNCDN_USAGE', `keep must be a whole number ≥ 1 (got ${keep})`);
+
+  const summary = await hashSource(source, filters, options.signal);
+  const hash = summary.hash.slice(0, 12);
+  const sessions: Session[] = nodes.map((node) => ({
+    node,
+    transport: createTransport(config, node, { log }),
+    state: 'connecting',
+    releases: null,
+    result: {
+      previous: null,
+      current: null,
+      filesTransferred: 0,
+      filesTotal: 0,
+      bytesSent: 0,
+      uploadMs: 0,
+      confirmation: 'skipped',
+      pruned: [],
+      changes: [],
+      error: null,
+    },
+    prepared: null,
+    switchedAt: null,
+  }));
+  const setState = (s: Session, state: NodeState, message?: string) => {
+    s.state = state;
+    emit({ type: 'state', node: s.node.name, state, ...(message ? { message } : {}) });
+  };
+  const fail = (s: Session, error: unknown) => {
+    s.result = { ...s.result, error: toFailure(error) };
+    setState(s, 'failed', s.result.error?.message);
+    log.error({ node: s.node.name, err: s.result.error }, 'node failed');
+  };
+  let release = makeReleaseId(options.now ?? new Date(), hash);
+  let switchSkewMs: number | null = null;
+  let error: SyncFailure | null = null;
+  const agent = createHealthClient();
+
+  try {
+    // 1. What each node has.
+    await Promise.all(
+      sessions.map(async (s) => {
+        setState(s, 'connecting');
+        try {
+          s.releases = await readNodeReleases(s.transport);
+          s.result = { ...s.result, previous: s.releases.current, current: s.releases.current };
+        } catch (e) {
+          fail(s, e);
+        }
+      }),
+    );
+
+    // 2. The release id: one already started with this content is reused, so an
+    // interrupted push resumes into the same directory.
+    const existing = sessions
+      .flatMap((s) => s.releases?.releases ?? [])
+      .filter((r) => releaseHash(r.id) === hash)
+      .sort((a, b) => Number(b.complete) - Number(a.complete) || (a.id < b.id ? 1 : -1));
+    const reused = existing[0]?.id;
+    if (reused) release = reused;
+    emit({
+      type: 'release',
+      release,
+      files: summary.files,
+      bytes: summary.bytes,
+      reused: reused !== undefined,
+    });
+    log.info(
+      { release, files: summary.files, bytes: summary.bytes, reused: reused !== undefined },
+      'release built',
+    );
+
+    // 3. Upload everywhere at once.
+    await Promise.all(
+      sessions.map(async (s) => {
+        const have = s.releases;
+        if (!have) return;
+        if (have.releases.some((r) => r.id === release && r.complete)) {
+          setState(s, have.current === release ? 'unchanged' : 'uploaded');
+          return;
+        }
+        const partials = have.releases
+          .filter((r) => !r.complete && r.id !== release)
+          .slice(-MAX_PARTIAL_LINK_DESTS);
+        const linkDest = [
+          ...(have.current ? [releaseDir(have.current)] : []),
+          ...partials.map((r) => releaseDir(r.id)),
+        ];
+        setState(s, 'uploading');
+        const t0 = performance.now();
+        try {
+          const transfer = await s.transport.syncDirectory(source, releaseDir(release), {
+            checksum: true,
+            delete: true,
+            linkDest,
+            filters,
+            dryRun,
+            signal: options.signal,
+            ...(options.bwlimitKiBps ? { bwlimitKiBps: options.bwlimitKiBps } : {}),
+            onProgress: (p) =>
+              emit({
+                type: 'progress',
+                node: s.node.name,
+                bytes: p.bytes,
+                percent: p.percent,
+                bytesPerSecond: p.bytesPerSecond,
+                files: p.files ?? 0,
+              }),
+          });
+          if (!dryRun) {
+            const marker = {
+              release,
+              hash: summary.hash,
+              files: summary.files,
+              bytes: summary.bytes,
+              pushedAt: new Date().toISOString(),
+            };
+            await s.transport.putFile(completeMarker(release), `${JSON.stringify(marker)}\n`);
+          }
+          s.result = {
+            ...s.result,
+            filesTransferred: transfer.filesTransferred,
+            filesTotal: transfer.filesTotal,
+            bytesSent: transfer.bytesSent,
+            uploadMs: Math.round(performance.now() - t0),
+            changes: dryRun ? transfer.changes : [],
+          };
+          setState(s, 'uploaded');
+        } catch (e) {
+          fail(s, e);
+        }
+      }),
+    );
+
+    const failed = sessions.filter((s) => s.state === 'failed');
+    const ready = sessions.filter((s) => s.state === 'uploaded');
+    if (options.signal?.aborted)
+      throw new OwncdnError(
+        'OWNCDN_SYNC_PUSH_FAILED',
+        `push of ${release} was interrupted; no node was switched (the live site is unchanged)`,
+      );
+    if (dryRun) return finish();
+    if (failed.length > 0 && !options.allowPartial) {
+      for (const s of ready) setState(s, 'not-switched');
+      error = {
+        code: 'OWNCDN_SYNC_PUSH_FAILED',
+        message: `push of ${release} failed on ${failed.map((s) => s.node.name).join(', ')}; no node was switched (the live site is unchanged). ${failed.map((s) => s.result.error?.message).join(' ')}`,
+      };
+      return finish();
+    }
+
+    // 4. Switch: prepare everywhere, then flip everywhere at once.
+    await Promise.all(
+      ready.map(async (s) => {
+        try {
+          s.prepared = await s.transport.prepareSwitchLink(
+            NODE_LAYOUT.current,
+            releaseDir(release),
+          );
+        } catch (e) {
+          fail(s, e);
+        }
+      }),
+    );
+    const unprepared = ready.filter((s) => s.state === 'failed');
+    if ((unprepared.length > 0 && !options.allowPartial) || options.signal?.aborted) {
+      await Promise.all(ready.flatMap((s) => (s.prepared ? [s.prepared.cancel()] : [])));
+      for (const s of ready) if (s.state !== 'failed') setState(s, 'not-switched');
+      error = {
+        code: 'OWNCDN_SYNC_PUSH_FAILED',
+        message: `switch to ${release} could not be prepared on ${unprepared.map((s) => s.node.name).join(', ') || 'every node (interrupted)'}; no node was switched`,
+      };
+      return finish();
+    }
+    const switching = ready.filter((s) => s.prepared);
+    for (const s of switching) setState(s, 'switching');
+    await Promise.all(
+      switching.map(async (s) => {
+        try {
+          await s.prepared?.commit();
+          s.switchedAt = performance.now();
+          s.result = { ...s.result, current: release };
+          setState(s, 'switched');
+        } catch (e) {
+          fail(s, e);
+        }
+      }),
+    );
+    const times = switching.flatMap((s) => (s.switchedAt === null ? [] : [s.switchedAt]));
+    if (times.length > 1)
+      switchSkewMs = Math.round((Math.max(...times) - Math.min(...times)) * 10) / 10;
+    const switched = switching.filter((s) => s.switchedAt !== null);
+    if (switched.length > 0)
+      log.info(
+        { release, nodes: switched.map((s) => s.node.name), switchSkewMs },
+        'release activated',
+      );
+
+    // 5. Confirm through origin, then prune.
+    const live = sessions.filter((s) => s.result.current === release);
+    await Promise.all(
+      live.map(async (s) => {
+        const answer = await confirmRelease(agent, config, s.node, release, {
+          timeoutMs: options.confirmTimeoutMs ?? config.sync.confirmTimeoutMs,
+          signal: options.signal,
+        });
+        s.result = { ...s.result, confirmation: answer.status };
+        if (answer.status === 'confirmed') setState(s, 'confirmed');
+        else if (answer.status === 'no-origin') {
+          emit({
+            type: 'warning',
+            node: s.node.name,
+            message: `no origin answered on ${s.node.name} (${answer.error}); the release is switched but not confirmed`,
+          });
+          log.warn({ node: s.node.name, error: answer.error }, 'no origin answered');
+        } else
+          setState(
+            s,
+            'unconfirmed',
+            `origin on ${s.node.name} still serves ${answer.served ?? 'no release'}`,
+          );
+        try {
+          const pruned = await pruneReleases(s.transport, {
+            keep,
+            current: release,
+            previous: s.result.previous,
+          });
+          s.result = { ...s.result, pruned };
+        } catch (e) {
+          // Retention is housekeeping: the release is live, so a failed prune only warns.
+          emit({
+            type: 'warning',
+            node: s.node.name,
+            message: `pruning old releases on ${s.node.name} failed: ${toFailure(e).message}`,
+          });
+        }
+      }),
+    );
+
+    const notSwitched = sessions.filter((s) => s.state === 'failed');
+    const mismatched = live.filter((s) => s.result.confirmation === 'mismatch');
+    if (notSwitched.length > 0) {
+      error = {
+        code: 'OWNCDN_SYNC_PUSH_FAILED',
+        message: `${release} is live on ${live.map((s) => s.node.name).join(', ') || 'no node'} but failed on ${notSwitched.map((s) => s.node.name).join(', ')}. ${notSwitched.map((s) => s.result.error?.message).join(' ')}`,
+      };
+    } else if (mismatched.length > 0) {
+      error = {
+        code: 'OWNCDN_SYNC_NOT_CONFIRMED',
+        message: `origin on ${mismatched.map((s) => s.node.name).join(', ')} did not report ${release} within ${options.confirmTimeoutMs ?? config.sync.confirmTimeoutMs} ms (is origin watching ${NODE_LAYOUT.current}?)`,
+      };
+    }
+    return finish();
+  } finally {
+    await Promise.all(
+      sessions.map((s) =>
+        s.transport
+          .close()
+          .catch((e: unknown) =>
+            log.warn({ node: s.node.name, err: e }, 'closing the connection failed'),
+          ),
+      ),
+    );
+    await agent.close();
+  }
+
+  function finish(): PushResult {
+    const result: PushResult = {
+      ok: error === null && sessions.every((s) => s.state !== 'failed'),
+      release,
+      dryRun,
+      files: summary.files,
+      bytes: summary.bytes,
+      nodes: sessions.map((s) => ({
+        node: s.node.name,
+        label: s.transport.label,
+        state: s.state,
+        ...s.result,
+      })),
+      switchSkewMs,
+      durationMs: Math.round(performance.now() - started),
+      error: error ?? firstNodeError(),
+    };
+    return result;
+  }
+
+  function firstNodeError(): SyncFailure | null {
+    const failed = sessions.filter((s) => s.state === 'failed');
+    if (failed.length === 0) return null;
+    return {
+      code: 'OWNCDN_SYNC_PUSH_FAILED',
+      message: `push of ${release} failed on ${failed.map((s) => s.node.name).join(', ')}. ${failed.map((s) => s.result.error?.message).join(' ')}`,
+    };
+  }
+}

@@ -1,0 +1,153 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { NODE_LAYOUT, OwncdnError } from '@owncdn/core';
+import type { Config } from '@owncdn/core';
+
+/** `20261123T105900Z-0123456789ab`: UTC time of the push, then the content hash (sorts by time). */
+export const RELEASE_ID = /^(\d{8}T\d{6}Z)-([0-9a-f]{12})$/;
+
+/** Hex digits of the content hash kept in a release id: 48 bits, no collision among one site's releases. */
+const HASH_LENGTH = 12;
+
+const run = promisify(execFile);
+
+/** rsync's listing of a 100,000-file site is ~8 MB. */
+const LISTING_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Files hashed at once: enough to keep the disk busy, few enough to stay under the fd limit. */
+const HASH_CONCURRENCY = 16;
+
+/** Builds a release id from the push time and the content hash. */
+export function makeReleaseId(date: Date, hash: string): string {
+  const stamp = date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${hash.slice(0, HASH_LENGTH)}`;
+}
+
+/** The content-hash part of a release id, or null when `id` is not one. */
+export function releaseHash(id: string): string | null {
+  return RELEASE_ID.exec(id)?.[2] ?? null;
+}
+
+/** `releases/<id>`, relative to a node's root. */
+export function releaseDir(id: string): string {
+  return `${NODE_LAYOUT.releases}/${id}`;
+}
+
+/** The marker written once a release is whole on a node: only complete releases may be switched to. */
+export function completeMarker(id: string): string {
+  return `${NODE_LAYOUT.releases}/${id}.complete`;
+}
+
+/**
+ * rsync filter rules for what a push publishes: the user's `sync.exclude`
+ * first, then no dotfiles (.git, .env, editor droppings) except `.well-known`.
+ */
+export function publishFilters(config: Config): string[] {
+  return [...config.sync.exclude.map((pattern) => `- ${pattern}`), '+ /.well-known/', '- .*'];
+}
+
+export interface SourceSummary {
+  /** Full hex SHA-256 over names, types, symlink targets and file contents. */
+  readonly hash: string;
+  readonly files: number;
+  readonly bytes: number;
+}
+
+/**
+ * Hashes what rsync would publish from `source` (rsync lists it with the same
+ * filters, so excludes behave exactly as in the upload).
+ */
+export async function hashSource(
+  source: string,
+  filters: readonly string[],
+  signal?: AbortSignal,
+): Promise<SourceSummary> {
+  const info = await stat(source).catch(() => null);
+  if (!info?.isDirectory()) {
+    throw new OwncdnError(
+      'OWNCDN_USAGE',
+      `${source}: no such directory (set site.content in owncdn.yaml, or pass --content DIR)`,
+    );
+  }
+  const args = [
+    '-r',
+    '--links',
+    '--list-only',
+    '--no-human-readable',
+    '-8',
+    ...filters.map((f) => `--filter=${f}`),
+    `${source}/`,
+  ];
+  const listing = await run('rsync', args, {
+    env: { ...process.env, LC_ALL: 'C' },
+    signal,
+    maxBuffer: LISTING_MAX_BYTES,
+    encoding: 'utf8',
+  }).catch((error: unknown) => {
+    throw new OwncdnError(
+      'OWNCDN_RSYNC_FAILED',
+      `listing ${source} with rsync failed: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  });
+  const entries: { name: string; kind: string; target: string }[] = [];
+  for (const line of listing.stdout.split('\n')) {
+    const match = /^([-dl])\S{9}\S*\s+\d+\s+\S+\s+\S+\s(.*)$/.exec(line);
+    if (!match) continue;
+    const [, kind = '', rest = ''] = match;
+    const arrow = kind === 'l' ? rest.indexOf(' -> ') : -1;
+    const name = decodeEscapes(arrow >= 0 ? rest.slice(0, arrow) : rest);
+    if (name === '.') continue;
+    entries.push({ name, kind, target: arrow >= 0 ? decodeEscapes(rest.slice(arrow + 4)) : '' });
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const digests = new Array<string>(entries.length).fill('');
+  let bytes = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < entries.length) {
+      const index = next++;
+      const entry = entries[index];
+      if (!entry || entry.kind !== '-') continue;
+      const hash = createHash('sha256');
+      for await (const chunk of createReadStream(join(source, entry.name))) {
+        hash.update(chunk as Buffer);
+        bytes += (chunk as Buffer).length;
+      }
+      digests[index] = hash.digest('hex');
+    }
+  };
+  await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker));
+  const tree = createHash('sha256');
+  let files = 0;
+  entries.forEach((entry, index) => {
+    if (entry.kind === '-') files++;
+    tree.update(`${entry.kind}\0${entry.name}\0${entry.target}${digests[index] ?? ''}\n`);
+  });
+  return { hash: tree.digest('hex'), files, bytes };
+}
+
+/** rsync prints unprintable bytes of names as `\#ooo`; this restores them as UTF-8. */
+function decodeEscapes(text: string): string {
+  if (!text.includes('\\#')) return text;
+  const raw = Buffer.from(text, 'utf8');
+  const out: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const octal =
+      raw[i] === 0x5c && raw[i + 1] === 0x23 ? raw.subarray(i + 2, i + 5).toString('latin1') : '';
+    if (/^[0-7]{3}$/.test(octal)) {
+      out.push(parseInt(octal, 8));
+      i += 4;
+    } else {
+      out.push(raw[i] ?? 0);
+    }
+  }
+  return Buffer.from(out).toString('utf8');
+}

@@ -1,0 +1,303 @@
+import { readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeSite } from '../../../test/support/tmp.js';
+import { push, rollback, status } from '../src/index.js';
+import type { SyncEvent } from '../src/index.js';
+import { NODE_NAMES, startCluster } from './fixture.js';
+
+const SITE = {
+  'index.html': '<h1>hello</h1>',
+  'assets/app.css': 'body { color: red }',
+  'blog/mon été.html': '<p>été</p>',
+  'files/a b c.txt': 'spaces',
+  '.well-known/security.txt': 'Contact: mailto:me@example.test',
+  '.env': 'SECRET=1',
+  '.git/HEAD': 'ref: refs/heads/main',
+};
+
+async function currentOf(root: string): Promise<string> {
+  return readlink(join(root, 'current'));
+}
+
+describe('push over ssh to three nodes', { timeout: 60_000 }, () => {
+  it('publishes a release everywhere, then hard-links unchanged files on the next push', async () => {
+    const cluster = await startCluster();
+    const site = await makeSite(SITE);
+    const events: SyncEvent[] = [];
+    const first = await push(cluster.config, { content: site, onEvent: (e) => events.push(e) });
+    expect(first.error).toBeNull();
+    expect(first.ok).toBe(true);
+    expect(first.release).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{12}$/);
+    expect(first.files).toBe(5);
+    for (const name of NODE_NAMES) {
+      const root = cluster.roots[name] ?? '';
+      expect(await currentOf(root)).toBe(`releases/${first.release}`);
+      expect(await readFile(join(root, 'current/blog/mon été.html'), 'utf8')).toBe('<p>été</p>');
+      expect(await readFile(join(root, 'current/.well-known/security.txt'), 'utf8')).toMatch(
+        /Contact/,
+      );
+      expect((await readdir(join(root, 'current'))).sort()).toEqual([
+        '.well-known',
+        'assets',
+        'blog',
+        'files',
+        'index.html',
+      ]);
+      expect((await stat(join(root, 'current/index.html'))).mode & 0o777).toBe(0o644);
+    }
+    expect(first.nodes.map((n) => [n.node, n.state, n.confirmation, n.filesTransferred])).toEqual([
+      ['au', 'confirmed', 'confirmed', 5],
+      ['us', 'confirmed', 'confirmed', 5],
+      ['fr', 'confirmed', 'confirmed', 5],
+    ]);
+    expect(first.switchSkewMs).toEqual(expect.any(Number));
+    expect(
+      events
+        .filter((e) => e.type === 'state' && e.state === 'switched')
+        .map((e) => e.type === 'state' && e.node)
+        .sort(),
+    ).toEqual(['au', 'fr', 'us']);
+    expect(events.some((e) => e.type === 'progress')).toBe(true);
+
+    await writeFile(join(site, 'index.html'), '<h1>hello again</h1>');
+    const second = await push(cluster.config, { content: site });
+    expect(second.ok).toBe(true);
+    expect(second.release).not.toBe(first.release);
+    for (const node of second.nodes) {
+      expect(node.filesTransferred).toBe(1);
+      expect(node.previous).toBe(first.release);
+      const root = cluster.roots[node.node] ?? '';
+      const [before, after] = await Promise.all([
+        stat(join(root, 'releases', first.release, 'blog/mon été.html')),
+        stat(join(root, 'current/blog/mon été.html')),
+      ]);
+      expect(after.ino).toBe(before.ino);
+      expect(await readFile(join(root, 'current/index.html'), 'utf8')).toBe('<h1>hello again</h1>');
+    }
+
+    // The same content again: nothing to send, nothing to switch.
+    const third = await push(cluster.config, { content: site });
+    expect(third.release).toBe(second.release);
+    expect(third.nodes.map((n) => n.state)).toEqual(['confirmed', 'confirmed', 'confirmed']);
+    expect(third.nodes.every((n) => n.bytesSent === 0 && n.filesTransferred === 0)).toBe(true);
+
+    const report = await status(cluster.config);
+    expect(report).toMatchObject({ ok: true, agree: true, release: second.release });
+    expect(report.nodes.map((n) => n.releases)).toEqual(
+      [0, 1, 2].map(() => [first.release, second.release]),
+    );
+    expect(report.nodes.every((n) => n.origin.release === second.release)).toBe(true);
+  });
+
+  it('switches no node when one is unreachable, and the others with allowPartial', async () => {
+    const cluster = await startCluster();
+    const site = await makeSite(SITE);
+    const first = await push(cluster.config, { content: site });
+    expect(first.ok).toBe(true);
+    const closed = await cluster.sshd!.writeClientConfig('closed_fr', {
+      au: [],
+      us: [],
+      fr: ['Port 1'],
+    });
+    const broken = cluster.withNodes({ fr: { sshConfig: closed } });
+    await writeFile(join(site, 'index.html'), 'v2');
+
+    const failed = await push(broken, { content: site });
+    expect(failed.ok).toBe(false);
+    expect(failed.error?.code).toBe('OWNCDN_SYNC_PUSH_FAILED');
+    expect(failed.error?.message).toMatch(
+      /^push of \S+ failed on fr; no node was switched \(the live site is unchanged\)\. connect to fr \(fr\) failed: host unreachable/,
+    );
+    expect(failed.nodes.map((n) => [n.node, n.state])).toEqual([
+      ['au', 'not-switched'],
+      ['us', 'not-switched'],
+      ['fr', 'failed'],
+    ]);
+    for (const name of NODE_NAMES)
+      expect(await currentOf(cluster.roots[name] ?? '')).toBe(`releases/${first.release}`);
+
+    const down = await status(broken);
+    expect(down.ok).toBe(false);
+    expect(down.nodes.map((n) => [n.node, n.reachable, n.current])).toEqual([
+      ['au', true, first.release],
+      ['us', true, first.release],
+      ['fr', false, null],
+    ]);
+    expect(down.nodes[2]?.error?.code).toBe('OWNCDN_SSH_UNREACHABLE');
+
+    const partial = await push(broken, { content: site, allowPartial: true });
+    expect(partial.ok).toBe(false);
+    expect(partial.release).toBe(failed.release);
+    expect(partial.nodes.map((n) => [n.node, n.state])).toEqual([
+      ['au', 'confirmed'],
+      ['us', 'confirmed'],
+      ['fr', 'failed'],
+    ]);
+    // The second attempt reused the upload the failed push left on au and us.
+    expect(partial.nodes[0]?.filesTransferred).toBe(0);
+    expect(await currentOf(cluster.roots.au ?? '')).toBe(`releases/${partial.release}`);
+    expect(await currentOf(cluster.roots.fr ?? '')).toBe(`releases/${first.release}`);
+    expect((await status(cluster.config)).agree).toBe(false);
+  });
+
+  it('leaves every node on the old release when rsync is killed mid-transfer, and the next push resumes', async () => {
+    const cluster = await startCluster();
+    const site = await makeSite({ 'index.html': 'v1' });
+    const first = await push(cluster.config, { content: site });
+    const big = new Uint8Array(4 * 1024 * 1024).map((_, i) => (i * 7919) % 251);
+    await writeFile(join(site, 'big.bin'), big);
+    await writeFile(join(site, 'index.html'), 'v2');
+    const controller = new AbortController();
+    let interruptedRelease = '';
+    const interrupted = await push(cluster.config, {
+      content: site,
+      signal: controller.signal,
+      bwlimitKiBps: 512,
+      onEvent: (e) => {
+        if (e.type === 'release') interruptedRelease = e.release;
+        if (e.type === 'progress' && e.bytes > 0) controller.abort();
+      },
+    }).catch((error: unknown) => error);
+    expect(interrupted).toMatchObject({ code: 'OWNCDN_SYNC_PUSH_FAILED' });
+    for (const name of NODE_NAMES) {
+      const root = cluster.roots[name] ?? '';
+      expect(await currentOf(root)).toBe(`releases/${first.release}`);
+      const entries = await readdir(join(root, 'releases'));
+      // The half upload is there, but without the marker that makes it switchable.
+      expect(entries.filter((e) => e.endsWith('.complete'))).toEqual([`${first.release}.complete`]);
+    }
+    const resumed = await push(cluster.config, { content: site });
+    expect(resumed.ok).toBe(true);
+    const incomplete = (await readdir(join(cluster.roots.au ?? '', 'releases'))).filter(
+      (e) => e !== first.release && !e.endsWith('.complete'),
+    );
+    expect(incomplete).toEqual([resumed.release]);
+    expect(resumed.release).toBe(interruptedRelease);
+    for (const name of NODE_NAMES)
+      expect(
+        Buffer.compare(await readFile(join(cluster.roots[name] ?? '', 'current/big.bin')), big),
+      ).toBe(0);
+  });
+
+  it('rolls back to the previous release, or to a named one, on every node', async () => {
+    const cluster = await startCluster();
+    const site = await makeSite({ 'index.html': 'v1' });
+    const v1 = await push(cluster.config, { content: site, now: new Date('2026-01-01T00:00:01Z') });
+    await writeFile(join(site, 'index.html'), 'v2');
+    const v2 = await push(cluster.config, { content: site, now: new Date('2026-01-01T00:00:02Z') });
+    await writeFile(join(site, 'index.html'), 'v3');
+    const v3 = await push(cluster.config, { content: site, now: new Date('2026-01-01T00:00:03Z') });
+    expect([v1.ok, v2.ok, v3.ok]).toEqual([true, true, true]);
+
+    const dry = await rollback(cluster.config, { dryRun: true });
+    expect(dry.release).toBe(v2.release);
+    for (const name of NODE_NAMES)
+      expect(await currentOf(cluster.roots[name] ?? '')).toBe(`releases/${v3.release}`);
+
+    const back = await rollback(cluster.config);
+    expect(back).toMatchObject({ ok: true, release: v2.release });
+    expect(back.nodes.map((n) => n.confirmation)).toEqual(['confirmed', 'confirmed', 'confirmed']);
+    for (const name of NODE_NAMES)
+      expect(await readFile(join(cluster.roots[name] ?? '', 'current/index.html'), 'utf8')).toBe(
+        'v2',
+      );
+
+    await rollback(cluster.config, { to: v1.release });
+    for (const name of NODE_NAMES)
+      expect(await currentOf(cluster.roots[name] ?? '')).toBe(`releases/${v1.release}`);
+    await expect(rollback(cluster.config)).rejects.toMatchObject({
+      code: 'OWNCDN_SYNC_NOTHING_TO_ROLL_BACK',
+    });
+    await expect(rollback(cluster.config, { to: '20200101T000000Z-000000000000' })).rejects.toThrow(
+      'release 20200101T000000Z-000000000000 is not (completely) on au, us, fr; see owncdn sync status for the releases each node keeps',
+    );
+  });
+});
+
+describe('push to local nodes', { timeout: 60_000 }, () => {
+  it('keeps the last N releases, never the current or previous', async () => {
+    const cluster = await startCluster({ transport: 'local', keep: 2 });
+    const site = await makeSite({ 'index.html': 'v0' });
+    const ids: string[] = [];
+    for (let i = 1; i <= 4; i++) {
+      await writeFile(join(site, 'index.html'), `v${i}`);
+      const result = await push(cluster.config, {
+        content: site,
+        now: new Date(`2026-01-01T00:00:0${i}Z`),
+      });
+      expect(result.ok).toBe(true);
+      ids.push(result.release);
+    }
+    for (const name of NODE_NAMES) {
+      const releases = (await readdir(join(cluster.roots[name] ?? '', 'releases'))).sort();
+      expect(releases).toEqual([ids[2], `${ids[2]}.complete`, ids[3], `${ids[3]}.complete`]);
+    }
+    // After a rollback the current release is the older one; the next push keeps it as "previous".
+    await rollback(cluster.config, { to: ids[2] });
+    await writeFile(join(site, 'index.html'), 'v5');
+    const fifth = await push(cluster.config, {
+      content: site,
+      keep: 1,
+      now: new Date('2026-01-01T00:00:05Z'),
+    });
+    expect(fifth.nodes[0]?.pruned).toEqual([ids[3]]);
+    expect(
+      (await readdir(join(cluster.roots.au ?? '', 'releases')))
+        .filter((e) => !e.endsWith('.complete'))
+        .sort(),
+    ).toEqual([ids[2], fifth.release]);
+  });
+
+  it('--dry-run lists the changes per node and touches nothing', async () => {
+    const cluster = await startCluster({ transport: 'local', origins: false });
+    const site = await makeSite({ 'index.html': 'v1', 'a.css': 'a' });
+    const first = await push(cluster.config, { content: site, confirmTimeoutMs: 100 });
+    expect(first.nodes.map((n) => n.confirmation)).toEqual(['no-origin', 'no-origin', 'no-origin']);
+    expect(first.ok).toBe(true);
+    await writeFile(join(site, 'index.html'), 'v2');
+    const snapshot = async () =>
+      Promise.all(
+        NODE_NAMES.map(async (n) => [
+          await currentOf(cluster.roots[n] ?? ''),
+          (await readdir(join(cluster.roots[n] ?? '', 'releases'))).sort(),
+        ]),
+      );
+    const before = await snapshot();
+    const dry = await push(cluster.config, { content: site, dryRun: true });
+    expect(dry).toMatchObject({ ok: true, dryRun: true });
+    for (const node of dry.nodes) {
+      expect(node.changes).toHaveLength(1);
+      expect(node.changes[0]).toMatch(/^>f\S* index\.html$/);
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('pushes to a node behind an rrsync forced command', async () => {
+    const cluster = await startCluster({ transport: 'local', origins: false });
+    const { startSshd } = await import('../../../test/support/sshd.js');
+    const sshd = await startSshd({
+      aliases: ['fr'],
+      forcedCommand: `rrsync '${cluster.roots.fr}'`,
+    });
+    const config = cluster.withNodes({ fr: { ssh: 'fr', sshConfig: sshd.clientConfig } });
+    const site = await makeSite({ 'index.html': 'v1', 'x y/é.txt': 'é' });
+    const first = await push(config, { content: site, confirmTimeoutMs: 100 });
+    expect(first.error).toBeNull();
+    await writeFile(join(site, 'index.html'), 'v2');
+    const second = await push(config, { content: site, confirmTimeoutMs: 100 });
+    expect(second.nodes.map((n) => [n.node, n.filesTransferred])).toEqual([
+      ['au', 1],
+      ['us', 1],
+      ['fr', 1],
+    ]);
+    const root = cluster.roots.fr ?? '';
+    expect(await currentOf(root)).toBe(`releases/${second.release}`);
+    const [a, b] = await Promise.all([
+      stat(join(root, 'releases', first.release, 'x y/é.txt')),
+      stat(join(root, 'current/x y/é.txt')),
+    ]);
+    expect(b.ino).toBe(a.ino);
+    expect(await rollback(config)).toMatchObject({ ok: true, release: first.release });
+  });
+});
