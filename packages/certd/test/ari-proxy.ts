@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import { onTestFinished } from 'vitest';
 import type { Pebble } from '../../../test/support/pebble.js';
@@ -110,7 +109,8 @@ export async function startAriProxy(pebble: Pebble, answer: AriAnswer): Promise<
     },
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
   base = `https://127.0.0.1:${port}`;
   Object.assign(state, { directoryUrl: `${base}${upstream.pathname}` });
   onTestFinished(async () => {
