@@ -26,6 +26,9 @@ export interface CertdOptions {
   readonly random?: () => number;
 }
 
+/** setTimeout's limit (2^31-1 ms); longer delays fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** Spread of the regular check interval (±10 %), so many certds do not poll a CA in lockstep. */
 const CHECK_JITTER = 0.1;
 
@@ -153,7 +156,11 @@ export async function startCertd(config: Config, options: CertdOptions): Promise
           'certd pass failed',
         );
       }
-      const waitMs = Math.max(nextAt - ctx.now(), ctx.timings.checkIntervalMs);
+      // At least a node-check interval (no busy loop), at most what setTimeout can hold (~24.8 days).
+      const waitMs = Math.min(
+        Math.max(nextAt - ctx.now(), ctx.timings.checkIntervalMs),
+        MAX_TIMER_MS,
+      );
       ctx.log.debug({ next: new Date(ctx.now() + waitMs).toISOString() }, 'next pass');
       const woken = new AbortController();
       wake = () => woken.abort();
