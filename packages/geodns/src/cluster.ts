@@ -43,6 +43,8 @@ type FromWorker =
   | { type: 'apply-failed'; serial: number; error: string }
   | { type: 'metrics'; id: number; data: MetricsData };
 
+/** Wait before replacing a worker that exited: a crash loop costs one fork a second at most. */
+const RESPAWN_DELAY_MS = 1_000;
 /** A worker that does not come up or acknowledge within this long is considered broken. */
 const WORKER_TIMEOUT_MS = 20_000;
 
@@ -125,9 +127,13 @@ export async function startWorkers(
             `worker ${worker.id} exited (${signal ?? code ?? '?'}) while starting`,
           ),
         );
-        fork().catch((error: unknown) =>
-          log.error({ error: String(error) }, 'could not replace a geodns worker'),
-        );
+        // A pause, so a worker that dies at once does not turn into a busy fork loop.
+        setTimeout(() => {
+          if (closing) return;
+          fork().catch((error: unknown) =>
+            log.error({ error: String(error) }, 'could not replace a geodns worker'),
+          );
+        }, RESPAWN_DELAY_MS).unref();
       });
     });
 

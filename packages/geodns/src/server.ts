@@ -16,6 +16,8 @@ import type { Responder } from './respond.js';
 const UDP_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 /** With port 0, attempts at finding a port free for both UDP and TCP. */
 const PORT_ZERO_ATTEMPTS = 20;
+/** Replies a TCP client may leave unread before it is cut off (a few hundred answers). */
+const MAX_TCP_UNREAD_BYTES = 256 * 1024;
 /** Concurrent TCP connections per listener; more are refused until some close. */
 const MAX_TCP_CONNECTIONS = 1024;
 
@@ -185,6 +187,11 @@ function serveTcp(
       frame.writeUInt16BE(reply.length, 0);
       reply.copy(frame, 2);
       socket.write(frame);
+      // A client that sends and never reads would make us buffer without bound.
+      if (socket.writableLength > MAX_TCP_UNREAD_BYTES) {
+        socket.destroy();
+        return;
+      }
     }
   });
 }
