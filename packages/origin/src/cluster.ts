@@ -123,8 +123,10 @@ export async function startCluster(initial: Settings, log: Logger): Promise<Clus
           );
           if (closing) return;
           log.error({ worker: worker.id, code, signal }, 'origin worker died: starting another');
-          fork().ready.catch((error: unknown) =>
-            log.error({ err: error }, 'replacement worker failed to start'),
+          const replacement = fork();
+          replacement.ready.then(
+            () => log.info({ worker: replacement.worker.id }, 'origin worker replaced'),
+            (error: unknown) => log.error({ err: error }, 'replacement worker failed to start'),
           );
         });
       },

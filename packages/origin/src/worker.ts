@@ -37,21 +37,25 @@ const gatherCounters = (local: Counters): Promise<Counters> =>
   });
 
 let origin: ServingOrigin | null = null;
+let starting = true;
 let closing = false;
+const done = (): void => {
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
+  process.disconnect?.();
+};
+const shutDown = (): void => {
+  if (origin === null) return done();
+  origin.close().then(done, (error: unknown) => {
+    log.error({ err: error }, 'worker close failed');
+    done();
+  });
+};
+/** Stops serving and lets the process end (a close during startup runs once startup settles). */
 const close = (): void => {
   if (closing) return;
   closing = true;
-  const done = (): void => {
-    process.removeAllListeners('SIGINT');
-    process.removeAllListeners('SIGTERM');
-    process.disconnect?.();
-  };
-  if (origin === null) done();
-  else
-    origin.close().then(done, (error: unknown) => {
-      log.error({ err: error }, 'worker close failed');
-      done();
-    });
+  if (!starting) shutDown();
 };
 
 process.on('message', (message: unknown) => {
@@ -82,6 +86,7 @@ if (raw === undefined) {
     code: 'OWNCDN_INTERNAL',
     message: 'worker started without OWNCDN_ORIGIN_SETTINGS',
   });
+  starting = false;
   close();
 } else {
   // Written by our own primary a moment ago from a checked Settings object.
@@ -89,7 +94,8 @@ if (raw === undefined) {
   startServing(settings, log, { gatherCounters }).then(
     (started) => {
       origin = started;
-      if (closing) void started.close();
+      starting = false;
+      if (closing) shutDown();
       else send({ type: 'listening', address: started.address, release: started.state.release });
     },
     (error: unknown) => {
@@ -102,6 +108,7 @@ if (raw === undefined) {
         code,
         message: error instanceof Error ? error.message : String(error),
       });
+      starting = false;
       close();
     },
   );

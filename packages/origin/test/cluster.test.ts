@@ -65,6 +65,22 @@ describe('cluster workers', () => {
     expect(metric(metrics, 'owncdn_http_requests_total{class="4xx"}')).toBe(1);
     expect(metric(metrics, 'owncdn_origin_workers')).toBe(2);
 
+    // A worker that dies is replaced; the others keep serving meanwhile.
+    const [victim] = workerChildren();
+    process.kill(victim ?? 0, 'SIGKILL');
+    await log.waitFor('origin worker replaced');
+    expect(
+      log.records.some(
+        (r) => r.msg === 'origin worker died: starting another' && r.level === 'error',
+      ),
+    ).toBe(true);
+    const survivors = workerChildren();
+    expect(survivors).toHaveLength(2);
+    expect(survivors).not.toContain(victim);
+    expect(
+      statusOf(await rawRequest(address, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')),
+    ).toBe(200);
+
     await origin.close();
     expect(workerChildren()).toEqual([]);
     await expect(rawRequest(address, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')).rejects.toThrow(
