@@ -117,4 +117,20 @@ describe('operations', () => {
     await origin.close();
     await expect(request(`${base}/`)).rejects.toThrow();
   });
+
+  it('fails with OWNCDN_ORIGIN_LISTEN_FAILED when the port is taken', async () => {
+    const dir = await makeSite({ 'index.html': 'hi' });
+    const first = await startOrigin(
+      { dir, listen: '127.0.0.1:0', workers: 1 },
+      { log: createRecordingLogger() },
+    );
+    onTestFinished(() => first.close());
+    const taken = first.address.http[0] ?? '';
+    await expect(
+      startOrigin({ dir, listen: taken, workers: 1 }, { log: createRecordingLogger() }),
+    ).rejects.toMatchObject({
+      code: 'OWNCDN_ORIGIN_LISTEN_FAILED',
+      message: `cannot listen for HTTP on ${taken}: EADDRINUSE (another server holds the port)`,
+    });
+  });
 });
