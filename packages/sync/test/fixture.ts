@@ -1,6 +1,5 @@
-import { readlink } from 'node:fs/promises';
+import { mkdir, readlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfig } from '@owncdn/core';
 import type { Config } from '@owncdn/core';
@@ -21,6 +20,10 @@ export interface Cluster {
     change: Partial<Record<string, { ssh?: string | null; sshConfig?: string }>>,
     extra?: string,
   ): Config;
+  /** The same config as a file (for the `owncdn` program); returns its path. */
+  writeConfigFile(
+    change?: Partial<Record<string, { ssh?: string | null; sshConfig?: string }>>,
+  ): Promise<string>;
 }
 
 export interface ClusterOptions {
@@ -54,11 +57,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         ? 1
         : await startHealthStub(ADDRESSES[i] ?? '127.0.0.1', roots[name] ?? '');
   }
-  const build = (
+  const yamlFor = (
     change: Partial<Record<string, { ssh?: string | null }>> = {},
     sshConfig = sshd?.clientConfig ?? null,
     extra = '',
-  ): Config => {
+  ): string => {
     const nodes = NODE_NAMES.map((name, i) => {
       const ssh = change[name]?.ssh !== undefined ? change[name]?.ssh : sshd ? name : null;
       return `  - { name: ${name}, ipv4: ${ADDRESSES[i]}, continents: [${['OC', 'NA', 'EU'][i]}], default: ${i === 0}, ssh: ${JSON.stringify(ssh)}, root: ${JSON.stringify(roots[name])}, http: ${ports[name]} }`;
@@ -74,15 +77,24 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       options.extra ?? '',
       extra,
     ].join('\n');
-    return parseConfig(yaml, join(base, 'owncdn.yaml'));
+    return yaml;
   };
+  const build = (
+    change: Partial<Record<string, { ssh?: string | null }>> = {},
+    sshConfig = sshd?.clientConfig ?? null,
+    extra = '',
+  ): Config => parseConfig(yamlFor(change, sshConfig, extra), join(base, 'owncdn.yaml'));
+  const sshConfigOf = (change: Partial<Record<string, { sshConfig?: string }>>) =>
+    Object.values(change).find((c) => c?.sshConfig)?.sshConfig ?? sshd?.clientConfig ?? null;
   return {
     config: build(),
     roots,
     sshd,
-    withNodes: (change, extra) => {
-      const sshConfig = Object.values(change).find((c) => c?.sshConfig)?.sshConfig;
-      return build(change, sshConfig ?? sshd?.clientConfig ?? null, extra);
+    withNodes: (change, extra) => build(change, sshConfigOf(change), extra),
+    writeConfigFile: async (change = {}) => {
+      const file = join(base, 'owncdn.yaml');
+      await writeFile(file, yamlFor(change, sshConfigOf(change)));
+      return file;
     },
   };
 }
