@@ -49,7 +49,9 @@ describe('certd lifecycle against Pebble', () => {
     expect(second.text()).not.toContain('ACME account ready');
     expect(await readFile(join(lab.stateDir, 'account.key'), 'utf8')).toBe(accountKey);
 
-    // Six days later (past half of ten): renewed, no `replaces` (no ARI), live everywhere.
+    // Six days later (past half of ten): renewed with a new key, no `replaces` (no ARI), live everywhere.
+    const keyFile = join(lab.roots[2] ?? '', 'certs/example.test/privkey.pem');
+    const key1 = await readFile(keyFile, 'utf8');
     const third = memoryLogger();
     const later = await runCertdOnce(
       config,
@@ -57,6 +59,7 @@ describe('certd lifecycle against Pebble', () => {
     );
     expect(later).toMatchObject({ ok: true, certificates: [{ issued: true }] });
     const cert2 = (await readState(lab.stateDir)).certificates['example.test']?.current;
+    expect(await readFile(keyFile, 'utf8')).not.toBe(key1);
     expect(cert2?.serial).not.toBe(cert1.serial);
     expect(await servedOnAll(lab)).toEqual([cert2?.serial, cert2?.serial, cert2?.serial]);
     const order = third.lines().find((l) => l.msg === 'order created');
