@@ -143,7 +143,7 @@ function malformed(
  * Parses a query in place into `q`. Never throws: every bound is checked, so
  * a hostile packet yields FORMERR or DROP with `q.reason` set.
  */
-export function parseQuery(buf: Uint8Array, length: number, q: Query): ParseResult {
+export function parseQuery(buf: Buffer, length: number, q: Query): ParseResult {
   q.reason = null;
   q.questionEnd = 0;
   q.edns = false;
@@ -308,14 +308,15 @@ function afterRecord(buf: Uint8Array, typeOffset: number): number {
   return typeOffset + 10 + (((buf[typeOffset + 8] ?? 0) << 8) | (buf[typeOffset + 9] ?? 0));
 }
 
-/** ASCII-only lower-casing of wire bytes into a latin1 string (RFC 4343: DNS case-insensitivity is ASCII only). */
-function latin1Lower(buf: Uint8Array, start: number, end: number): string {
-  let out = '';
-  for (let i = start; i < end; i++) {
-    const c = buf[i] ?? 0;
-    out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
-  }
-  return out;
+/**
+ * The name's wire bytes as a lower-cased latin1 string. `toLowerCase` also
+ * folds latin1 letters above 0x7f, which RFC 4343 says are not case
+ * variants; harmless here, since such a name can match no key (keys are
+ * ASCII) and folding never produces ASCII. A native slice plus one
+ * `toLowerCase` avoids building the string a byte at a time.
+ */
+function latin1Lower(buf: Buffer, start: number, end: number): string {
+  return buf.toString('latin1', start, end).toLowerCase();
 }
 
 /** `www.example.org` → its wire key (`\x03www\x07example\x03org`, no root octet), as parseQuery produces. */
