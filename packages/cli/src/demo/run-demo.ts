@@ -208,6 +208,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       configPath: workspace.configPath,
       siteDir: workspace.siteDir,
       owncdn: `node ${shellPath(OWNCDN_BIN)}`,
+      frOriginPid: origins[DEMO_NODES.findIndex((n) => n.name === 'fr')]?.pid ?? -1,
     };
     if (options.json) {
       out.write(

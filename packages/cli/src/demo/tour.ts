@@ -27,6 +27,8 @@ export interface TourFacts {
   readonly siteDir: string;
   /** How to run owncdn from the user's shell, e.g. `node packages/cli/bin/owncdn.js`. */
   readonly owncdn: string;
+  /** PID of fr's origin, for the failover hint. */
+  readonly frOriginPid: number;
 }
 
 /** A path as the user should type it from their current directory. */
@@ -138,10 +140,8 @@ export class Tour {
     const text = await response.body.text();
     if (response.statusCode !== 200)
       throw new Error(`geodns API answered ${response.statusCode}: ${text}`);
-    this.#command(
-      `curl -s -X PUT -H "Authorization: Bearer $(cat ${shellPath(f.tokenPath)})" -d '${body}' ${f.apiUrl}/v1/nodes/${node}/override`,
-      text,
-    );
+    const command = `curl -s -o /dev/null -w '%{http_code}\\n' -X PUT -H "Authorization: Bearer $(cat ${shellPath(f.tokenPath)})" -d '${body}' ${f.apiUrl}/v1/nodes/${node}/override`;
+    this.#command(command, String(response.statusCode));
   }
 
   /** Runs the whole tour; each step shows a command the user can paste, with its real output. */
