@@ -19,6 +19,7 @@ import {
   publishFilters,
   releaseDir,
   releaseHash,
+  applyContentTimes,
 } from './release.js';
 import { pruneReleases } from './retention.js';
 
@@ -35,6 +36,13 @@ export interface PushOptions extends SyncOptions {
   readonly confirmTimeoutMs?: number;
   /** Upload bandwidth limit per node, KiB/s (rsync --bwlimit). */
   readonly bwlimitKiBps?: number;
+  /**
+   * How unchanged files are recognised: `content-mtime` (default) sets each
+   * source file's mtime from its content hash and lets rsync compare size and
+   * mtime; `checksum` leaves the source alone and has rsync read every file on
+   * both sides (--checksum). Both survive a fresh git checkout.
+   */
+  readonly detect?: 'content-mtime' | 'checksum';
   /** The push time that goes into the release id (tests). */
   readonly now?: Date;
 }
@@ -106,7 +114,10 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
   if (!Number.isInteger(keep) || keep < 1)
     throw new OwncdnError('OWNCDN_USAGE', `keep must be a whole number ≥ 1 (got ${keep})`);
 
+  // A dry run compares by checksum: it must not set mtimes in the source either.
+  const detect = dryRun ? 'checksum' : (options.detect ?? 'content-mtime');
   const summary = await hashSource(source, filters, options.signal);
+  if (detect === 'content-mtime') await applyContentTimes(source, summary);
   const hash = summary.hash.slice(0, 12);
   const sessions: Session[] = nodes.map((node) => ({
     node,
@@ -196,7 +207,8 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
         const t0 = performance.now();
         try {
           const transfer = await s.transport.syncDirectory(source, releaseDir(release), {
-            checksum: true,
+            checksum: detect === 'checksum',
+            preserveTimes: detect === 'content-mtime',
             delete: true,
             linkDest,
             filters,

@@ -1,4 +1,4 @@
-import { readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, readlink, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeSite } from '../../../test/support/tmp.js';
@@ -248,6 +248,27 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
         .sort(),
     ).toEqual([ids[2], fifth.release]);
   });
+
+  it.each(['content-mtime', 'checksum'] as const)(
+    'sends nothing after every file is touched (detect: %s)',
+    async (detect) => {
+      const cluster = await startCluster({ transport: 'local', origins: false });
+      const site = await makeSite({ 'index.html': 'v1', 'a/b.css': 'b', 'a/c.js': 'c' });
+      const first = await push(cluster.config, { content: site, detect, confirmTimeoutMs: 100 });
+      await writeFile(join(site, 'index.html'), 'v2');
+      const later = new Date(Date.now() + 60_000);
+      for (const name of ['index.html', 'a/b.css', 'a/c.js'])
+        await utimes(join(site, name), later, later);
+      const second = await push(cluster.config, { content: site, detect, confirmTimeoutMs: 100 });
+      expect(second.nodes.map((n) => n.filesTransferred)).toEqual([1, 1, 1]);
+      const root = cluster.roots.au ?? '';
+      const [a, b] = await Promise.all([
+        stat(join(root, 'releases', first.release, 'a/c.js')),
+        stat(join(root, 'current/a/c.js')),
+      ]);
+      expect(b.ino).toBe(a.ino);
+    },
+  );
 
   it('--dry-run lists the changes per node and touches nothing', async () => {
     const cluster = await startCluster({ transport: 'local', origins: false });

@@ -37,6 +37,7 @@ export function syncDirectoryArgs(
   const args: string[] = [...TREE_FLAGS, ...REPORT_FLAGS, '--mkpath'];
   if (endpoints.rsh) args.push('-e', endpoints.rsh);
   if (options.checksum) args.push('--checksum');
+  if (options.preserveTimes) args.push('--times', '--omit-dir-times');
   if (options.delete) args.push('--delete');
   if (options.dryRun) args.push('--dry-run');
   if (options.bwlimitKiBps) args.push(`--bwlimit=${options.bwlimitKiBps}`);

@@ -100,6 +100,12 @@ export interface SyncDirectoryOptions {
   readonly delete?: boolean;
   /** Compare by content, not size and mtime (survives a fresh git checkout). */
   readonly checksum?: boolean;
+  /**
+   * Keep file mtimes (rsync `-t`, directories excepted). Only useful when the
+   * source's mtimes mean something, e.g. set from the content: then size and
+   * mtime are a content check that reads no file.
+   */
+  readonly preserveTimes?: boolean;
   /** List what would change; touch nothing. */
   readonly dryRun?: boolean;
   /** rsync filter rules (`- .*`, `+ /.well-known/`), applied in order before `exclude`. */
