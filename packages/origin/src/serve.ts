@@ -14,7 +14,7 @@ import { bindAll, closeListeners, createPlainServer, createTlsServer } from './l
 import type { Listener } from './listeners.js';
 import { releaseId } from './settings.js';
 import type { Settings } from './settings.js';
-import { buildSite } from './site.js';
+import { buildSite, updateSite } from './site.js';
 import { loadCertificates, pickCertificate } from './tls.js';
 import { watchTree } from './watch.js';
 import type { Watcher } from './watch.js';
@@ -80,7 +80,8 @@ export async function startServing(
   }
   const tlsListeners: Listener[] = [];
 
-  const loadRelease = async (force: boolean): Promise<void> => {
+  /** `changed`: file events in --dir mode, applied incrementally when they allow it. */
+  const loadRelease = async (force: boolean, changed?: ReadonlySet<string>): Promise<void> => {
     const settings = state.settings;
     let real: string;
     try {
@@ -101,17 +102,18 @@ export async function startServing(
     if (!force && state.site?.dir === real) return;
     const started = performance.now();
     try {
-      const site = await buildSite(
-        real,
-        {
-          maxMemoryFileBytes: settings.origin.maxMemoryFileBytes,
-          trailingSlash: settings.origin.trailingSlash,
-          rules,
-          node: settings.node,
-          log,
-        },
-        state.site,
-      );
+      const options = {
+        maxMemoryFileBytes: settings.origin.maxMemoryFileBytes,
+        trailingSlash: settings.origin.trailingSlash,
+        rules,
+        node: settings.node,
+        log,
+      };
+      const previous = state.site;
+      const site =
+        (changed && previous?.dir === real
+          ? await updateSite(previous, settings.siteDir, changed, options)
+          : null) ?? (await buildSite(real, options, previous));
       const release = settings.mode === 'node' ? releaseId(real) : basename(settings.siteDir);
       // One synchronous swap: a request sees the old snapshot or the new one, never a mix.
       state.site = site;
@@ -184,10 +186,12 @@ export async function startServing(
 
   // Loads run one after another; a burst of events queues at most one more.
   let chain: Promise<void> = Promise.resolve();
-  let queued = 0;
+  let dirty: Set<string> | null = null;
   const enqueue = (task: () => Promise<void>): Promise<void> => {
-    queued++;
-    chain = chain.then(task).finally(() => queued--);
+    chain = chain.then(task).catch((error: unknown) => {
+      // Loads log their own failures; this only keeps one bug from stopping every later load.
+      log.error({ err: error }, 'reload task failed');
+    });
     return chain;
   };
 
@@ -224,8 +228,18 @@ export async function startServing(
         await watchTree(initial.siteDir, {
           settleMs: initial.settleMs,
           log,
-          onSettled: () => {
-            if (queued < 2) void enqueue(() => loadRelease(true));
+          onSettled: (paths) => {
+            // Paths from bursts that arrive while a load waits its turn join that load.
+            const first = dirty === null;
+            dirty ??= new Set();
+            for (const path of paths) dirty.add(path);
+            if (first) {
+              void enqueue(() => {
+                const changed = dirty ?? undefined;
+                dirty = null;
+                return loadRelease(true, changed);
+              });
+            }
           },
         }),
       );

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { join, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { OutgoingHttpHeaders } from 'node:http';
 import mime from 'mime';
 import { NODE_HEADER } from '@owncdn/core';
@@ -15,6 +15,10 @@ import type { CompiledRules } from './headers.js';
 export interface Entry {
   readonly kind: 'file';
   readonly urlPath: string;
+  /** Device, inode, size and times of the file: unchanged stamp, unchanged content. */
+  readonly stamp: string;
+  /** What was read and computed for that stamp, reused by the next build. */
+  readonly source: CachedFile;
   /** Real path on disk (inside the served directory). */
   readonly file: string;
   readonly size: number;
@@ -51,6 +55,8 @@ export interface Site {
   /** Real path of the served directory (the release directory in node mode). */
   readonly dir: string;
   readonly routes: ReadonlyMap<string, Route>;
+  /** Every file, in no particular order. */
+  readonly entries: readonly Entry[];
   /** `/404.html` of the site, served with status 404, or null. */
   readonly notFound: Entry | null;
   readonly files: number;
@@ -103,22 +109,98 @@ export async function buildSite(
   const oldCache = previous?.cache ?? new Map<string, CachedFile>();
   const cache = new Map<string, CachedFile>();
   const entries: Entry[] = new Array<Entry>(found.length);
-  const siblings = new Map(found.map((f) => [f.urlPath, f]));
+  const byPath = new Map(found.map((f) => [f.urlPath, f]));
+  const siblings: SiblingLookup = (urlPath) => {
+    const f = byPath.get(urlPath);
+    return f && { file: f.file, size: f.stats.size };
+  };
   let next = 0;
   const work = async (): Promise<void> => {
     while (next < found.length) {
       const index = next++;
       const item = found[index];
       if (item === undefined) continue;
-      const key = identity(item.stats);
+      // A new `.br`/`.gz` sibling changes the variants, so their stamps are part of the key.
+      const br = byPath.get(`${item.urlPath}.br`);
+      const gz = byPath.get(`${item.urlPath}.gz`);
+      const key = `${identity(item.stats)}|${br ? identity(br.stats) : ''}|${gz ? identity(gz.stats) : ''}`;
       let cached = oldCache.get(key) ?? cache.get(key);
       if (cached === undefined) cached = await loadFile(item, siblings, options.maxMemoryFileBytes);
       cache.set(key, cached);
-      entries[index] = makeEntry(item, cached, options);
+      entries[index] = makeEntry(item, key, cached, options);
     }
   };
   await Promise.all(Array.from({ length: READ_CONCURRENCY }, work));
-  return assemble(root, entries, cache, options.trailingSlash);
+  return assemble(root, entries, options.trailingSlash);
+}
+
+/** Finds a precompressed sibling (`/a.css.br`) of a file being loaded. */
+type SiblingLookup = (
+  urlPath: string,
+) => { readonly file: string; readonly size: number } | undefined;
+
+/** Above this many changed paths a full rebuild is as cheap and simpler. */
+const INCREMENTAL_MAX_PATHS = 64;
+
+/**
+ * Applies file events (absolute paths under `watchedDir`) to a snapshot:
+ * only the changed files are read. Returns null when the change needs a
+ * full build instead (a directory or symlink changed, a precompressed
+ * sibling changed, a path that is not a known file vanished, many paths).
+ */
+export async function updateSite(
+  previous: Site,
+  watchedDir: string,
+  changed: ReadonlySet<string>,
+  options: BuildOptions,
+): Promise<Site | null> {
+  if (changed.size > INCREMENTAL_MAX_PATHS) return null;
+  const byPath = new Map(previous.entries.map((e) => [e.urlPath, e]));
+  const siblings: SiblingLookup = (urlPath) => {
+    const e = byPath.get(urlPath);
+    return e && { file: e.file, size: e.size };
+  };
+  for (const path of changed) {
+    const rel = relative(watchedDir, path);
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return null;
+    const parts = rel.split(sep);
+    const urlPath = `/${parts.join('/')}`;
+    // Never served anyway (see walk): nothing to update.
+    if (
+      parts.some(
+        (p, i) => (p.startsWith('.') && !(i === 0 && p === '.well-known')) || p.includes('\\'),
+      )
+    )
+      continue;
+    if (urlPath.endsWith('.br') || urlPath.endsWith('.gz')) return null;
+    let stats: Stats;
+    try {
+      stats = await lstat(path);
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      if (byPath.delete(urlPath)) continue;
+      return null;
+    }
+    if (!stats.isFile()) return null;
+    const item: Found = { urlPath, file: join(previous.dir, ...parts), stats };
+    // Siblings did not change here (that takes a full build), so their stamps are as before.
+    const key = `${identity(stats)}|${ownStamp(byPath.get(`${urlPath}.br`))}|${ownStamp(byPath.get(`${urlPath}.gz`))}`;
+    const cached =
+      previous.cache.get(key) ?? (await loadFile(item, siblings, options.maxMemoryFileBytes));
+    byPath.set(urlPath, makeEntry(item, key, cached, options));
+  }
+  return assemble(previous.dir, [...byPath.values()], options.trailingSlash);
+}
+
+/** The file's own part of an entry's stamp (without its siblings'), as buildSite keys siblings. */
+function ownStamp(entry: Entry | undefined): string {
+  return entry ? (entry.stamp.split('|')[0] ?? '') : '';
+}
+
+function isMissing(error: unknown): boolean {
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
 function identity(s: Stats): string {
@@ -175,7 +257,7 @@ async function walk(
 
 async function loadFile(
   item: Found,
-  siblings: ReadonlyMap<string, Found>,
+  siblings: SiblingLookup,
   maxMemoryFileBytes: number,
 ): Promise<CachedFile> {
   if (item.stats.size > maxMemoryFileBytes)
@@ -185,13 +267,11 @@ async function loadFile(
   const type = contentType(item.urlPath);
   if (!isCompressible(type) || body.length === 0) return { body, hash, br: null, gzip: null };
   // Variants made at publish time (`name.br`, `name.gz`) win: they may use the highest settings.
-  const brFile = siblings.get(`${item.urlPath}.br`);
-  const gzFile = siblings.get(`${item.urlPath}.gz`);
+  const brFile = siblings(`${item.urlPath}.br`);
+  const gzFile = siblings(`${item.urlPath}.gz`);
   const [br, gzip] = await Promise.all([
-    brFile && brFile.stats.size <= maxMemoryFileBytes
-      ? readFile(brFile.file)
-      : compressBrotli(body),
-    gzFile && gzFile.stats.size <= maxMemoryFileBytes ? readFile(gzFile.file) : compressGzip(body),
+    brFile && brFile.size <= maxMemoryFileBytes ? readFile(brFile.file) : compressBrotli(body),
+    gzFile && gzFile.size <= maxMemoryFileBytes ? readFile(gzFile.file) : compressGzip(body),
   ]);
   // A variant that is not smaller is never served.
   return {
@@ -227,7 +307,7 @@ export function contentType(urlPath: string): string {
   return textual ? `${type}; charset=utf-8` : type;
 }
 
-function makeEntry(item: Found, cached: CachedFile, options: BuildOptions): Entry {
+function makeEntry(item: Found, stamp: string, cached: CachedFile, options: BuildOptions): Entry {
   const { urlPath } = item;
   const type = contentType(urlPath);
   const etag = `"${cached.hash}"`;
@@ -256,6 +336,8 @@ function makeEntry(item: Found, cached: CachedFile, options: BuildOptions): Entr
   return {
     kind: 'file',
     urlPath,
+    stamp,
+    source: cached,
     file: item.file,
     size: item.stats.size,
     etag,
@@ -277,12 +359,9 @@ function makeEntry(item: Found, cached: CachedFile, options: BuildOptions): Entr
  * `dir` (remove) with the other spelling redirecting. An exact file wins over
  * a clean URL, which wins over a directory redirect.
  */
-function assemble(
-  root: string,
-  entries: readonly Entry[],
-  cache: ReadonlyMap<string, CachedFile>,
-  trailingSlash: 'add' | 'remove',
-): Site {
+function assemble(root: string, entries: readonly Entry[], trailingSlash: 'add' | 'remove'): Site {
+  const cache = new Map<string, CachedFile>();
+  for (const entry of entries) cache.set(entry.stamp, entry.source);
   const routes = new Map<string, Route>();
   let bytes = 0;
   for (const entry of entries) {
@@ -324,6 +403,7 @@ function assemble(
   return {
     dir: root,
     routes,
+    entries,
     notFound: notFound?.kind === 'file' ? notFound : null,
     files: entries.length,
     bytes,

@@ -1,4 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -32,6 +32,23 @@ describe('hot reload', () => {
     await log.waitFor('release activated', (o) => o.files === 2, seen);
     expect(await text('/new.txt')).toBe('404 not found\n');
     expect(await text('/keep.css')).toBe('200 p{}');
+    // A new directory, a precompressed sibling, then the directory removed again.
+    seen = log.records.length;
+    await mkdir(join(dir, 'docs'));
+    await writeFile(join(dir, 'docs', 'index.html'), 'docs');
+    await log.waitFor('release activated', (o) => o.files === 3, seen);
+    expect(await text('/docs/')).toBe('200 docs');
+    seen = log.records.length;
+    await writeFile(join(dir, 'keep.css.br'), 'b');
+    await log.waitFor('release activated', (o) => o.files === 4, seen);
+    const br = await request(`${base}/keep.css`, { headers: { 'accept-encoding': 'br' } });
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(await br.body.text()).toBe('b');
+    seen = log.records.length;
+    await rm(join(dir, 'docs'), { recursive: true });
+    await log.waitFor('release activated', (o) => o.files === 3, seen);
+    expect(await text('/docs/')).toBe('404 not found\n');
+    expect(await text('/')).toBe('200 two');
   });
 
   it('reports no-release until current exists, then serves it', async () => {
