@@ -85,6 +85,24 @@ export interface NameEntry {
   readonly other: Entry;
 }
 
+/**
+ * A wildcard's answer (RFC 4592) for names of any length: the header, then a
+ * tail of records that refer to the question only by a pointer to offset 12;
+ * the query's own question goes between them.
+ */
+export interface TailEntry {
+  readonly header: Buffer;
+  readonly tails: readonly Buffer[];
+  readonly geo: boolean;
+  readonly id: number;
+  readonly rcode: number;
+}
+
+export interface WildcardEntry {
+  readonly types: ReadonlyMap<number, TailEntry>;
+  readonly other: TailEntry;
+}
+
 export interface Snapshot {
   readonly zone: string;
   readonly zoneKey: string;
@@ -94,6 +112,8 @@ export interface Snapshot {
   readonly names: ReadonlyMap<string, NameEntry>;
   /** Keys of delegation points (NS below the apex). */
   readonly cuts: ReadonlySet<string>;
+  /** Closest-encloser key (the name after `*.`) → the wildcard's answers. */
+  readonly wildcards: ReadonlyMap<string, WildcardEntry>;
   /** The negative SOA record for NXDOMAIN, owner left as a 2-byte pointer to fill in. */
   readonly nxdomainSoa: Buffer;
   /** RRL id shared by every NXDOMAIN (RFC-style RRL counts them per zone). */
@@ -319,6 +339,29 @@ export function buildSnapshot(input: ZoneInput): Snapshot {
     return { responses, geo: true, id, rcode: first.rcode };
   };
 
+  const tailFor = (wildcard: string, qtype: number): TailEntry => {
+    const first = resolve(wildcard, qtype, 0);
+    const id = nextId++;
+    const encodeAll = (r: Resolution) => encodeTail(wildcard, r);
+    const tails = first.geo
+      ? classes.nodes.map((_, cls) => encodeAll(cls === 0 ? first : resolve(wildcard, qtype, cls)))
+      : [encodeAll(first)];
+    return {
+      header: tails[0]?.header ?? Buffer.alloc(12),
+      tails: tails.map((t) => t.tail),
+      geo: first.geo,
+      id,
+      rcode: first.rcode,
+    };
+  };
+  const wildcards = new Map<string, WildcardEntry>();
+  for (const name of names) {
+    if (!name.startsWith('*.') || cutFor(name)) continue;
+    const types = new Map<number, TailEntry>();
+    for (const type of PRECOMPUTED_TYPES) types.set(type, tailFor(name, type));
+    wildcards.set(nameKey(name.slice(2)), { types, other: tailFor(name, 0) });
+  }
+
   const entries = new Map<string, NameEntry>();
   for (const name of names) {
     const types = new Map<number, Entry>();
@@ -352,11 +395,26 @@ export function buildSnapshot(input: ZoneInput): Snapshot {
     serial: input.serial,
     names: entries,
     cuts: new Set([...cuts].map(nameKey)),
+    wildcards,
     nxdomainSoa: soa.finish(),
     nxdomainId: nextId++,
     classes,
     referral: (qname, cutName) => encode(qname, 0, referralOf(cutName)),
   };
+}
+
+/** Encodes a wildcard's resolution: its header (counts, flags) and a position-independent tail. */
+function encodeTail(wildcard: string, r: Resolution): { header: Buffer; tail: Buffer } {
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(responseFlags(r.rcode, r.aa), 2);
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(r.answer.length, 6);
+  header.writeUInt16BE(r.authority.length, 8);
+  header.writeUInt16BE(r.additional.length, 10);
+  const w = new MessageWriter({ qnameAlias: wildcard });
+  for (const rec of [...r.answer, ...r.authority, ...r.additional])
+    w.record(rec.name, rec.type, rec.ttl, rec.rdata);
+  return { header, tail: w.finish() };
 }
 
 /** Encodes a resolution as a response to `qname`/`qtype` (ID 0; the server patches ID and flags). */

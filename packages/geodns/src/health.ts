@@ -60,6 +60,8 @@ interface NodeHealth {
   inFlight: AbortController | null;
 }
 
+/** Added to undici's own timeouts so the probe's abort (with its clear reason) always fires first. */
+const UNDICI_TIMEOUT_SLACK_MS = 1_000;
 /** Largest origin /healthz body we read; the rest is discarded. */
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -211,8 +213,9 @@ export class HealthChecker {
         dispatcher: this.#agent,
         signal: controller.signal,
         headers: { 'user-agent': 'owncdn-geodns', accept: 'application/json' },
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
+        // Our own abort at timeoutMs names the reason; undici's timers are only a backstop.
+        headersTimeout: timeoutMs + UNDICI_TIMEOUT_SLACK_MS,
+        bodyTimeout: timeoutMs + UNDICI_TIMEOUT_SLACK_MS,
       });
       const text = await readLimited(response.body);
       ok = response.statusCode === 200;

@@ -1,4 +1,4 @@
-import type { Snapshot } from './answers.js';
+import type { Snapshot, WildcardEntry } from './answers.js';
 import { createGeoResult, lookupV4, lookupV6 } from './geo.js';
 import type { GeoIndex } from './geo.js';
 import type { Metrics } from './metrics.js';
@@ -122,6 +122,16 @@ export class Responder {
         }
       }
     }
+    if (snapshot.wildcards.size > 0) {
+      // RFC 4592 §4.1: only the closest encloser's wildcard can match.
+      for (let i = 1; i <= q.labelCount - snapshot.zoneLabels; i++) {
+        const encloser = q.key.slice(q.labelStarts[i] ?? 0);
+        if (!snapshot.names.has(encloser)) continue;
+        const wildcard = snapshot.wildcards.get(encloser);
+        if (wildcard) return this.#wildcard(buf, q, wildcard, address, udp);
+        break;
+      }
+    }
     if (udp && this.state.rrl) {
       this.#clientOf(address);
       const action = this.state.rrl.check(
@@ -152,6 +162,57 @@ export class Responder {
     out[12 + questionBytes] = 0xc0 | (pointer >> 8);
     out[12 + questionBytes + 1] = pointer & 0xff;
     this.#writeOpt(buf, q, out, 12 + questionBytes + soa.length, 0, 0);
+    return out;
+  }
+
+  /** Synthesises a wildcard answer: its header, the query's question, its position-independent tail. */
+  #wildcard(
+    buf: Buffer,
+    q: Query,
+    wildcard: WildcardEntry,
+    address: string,
+    udp: boolean,
+  ): Buffer | null {
+    const entry = wildcard.types.get(q.qtype) ?? wildcard.other;
+    let cls = 0;
+    let scope = 0;
+    if (entry.geo) {
+      this.#locate(q, address);
+      cls = this.#geo.answerClass;
+      scope = this.#geo.scope;
+      this.metrics.continents[this.#geo.continent]! += 1;
+    }
+    if (udp && this.state.rrl) {
+      this.#clientOf(address);
+      const action = this.state.rrl.check(
+        this.#client.family,
+        this.#client.hi,
+        this.#client.lo,
+        entry.id * 8 + cls,
+      );
+      if (action !== RRL.SEND) return this.#limited(buf, q, action, entry.rcode);
+    }
+    this.metrics.countQuery(q.qtype, entry.rcode);
+    const tail = entry.tails[cls] ?? entry.tails[0];
+    if (tail === undefined) return null;
+    const h = entry.header;
+    const rcode = (h[3] ?? 0) & 0x0f;
+    const questionBytes = q.questionEnd - 12;
+    const out = this.#allocate(
+      buf,
+      q,
+      12 + questionBytes + tail.length,
+      udp,
+      h[2] ?? 0x84,
+      rcode,
+      h.readUInt16BE(6),
+      h.readUInt16BE(8),
+    );
+    if (out === null) return this.#truncated(buf, q, rcode, ((h[2] ?? 0) & 0x04) !== 0);
+    // #allocate counted only the OPT in ARCOUNT: add the tail's additional records.
+    out.writeUInt16BE(out.readUInt16BE(10) + h.readUInt16BE(10), 10);
+    tail.copy(out, 12 + questionBytes);
+    this.#writeOpt(buf, q, out, 12 + questionBytes + tail.length, 0, scope);
     return out;
   }
 

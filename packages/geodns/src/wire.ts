@@ -354,6 +354,16 @@ export class MessageWriter {
   #length = 0;
   /** Dotted name suffix → offset where it was written, for compression pointers. */
   readonly #names = new Map<string, number>();
+  /**
+   * Position-independent mode (wildcard answers): `qnameAlias` is written as
+   * a pointer to offset 12, the question name of whatever query this tail
+   * follows, and nothing else is compressed.
+   */
+  readonly #qnameAlias: string | null;
+
+  constructor(options: { qnameAlias?: string } = {}) {
+    this.#qnameAlias = options.qnameAlias ?? null;
+  }
 
   get length(): number {
     return this.#length;
@@ -397,6 +407,13 @@ export class MessageWriter {
   /** Writes a dotted name; `compress: false` for RDATA that must not be compressed (SRV target, RFC 2782). */
   name(name: string, compress = true): void {
     const lower = name.toLowerCase();
+    if (this.#qnameAlias !== null) {
+      if (lower === this.#qnameAlias) {
+        this.u16(0xc00c);
+        return;
+      }
+      compress = false;
+    }
     const labels = lower === '' ? [] : lower.split('.');
     for (let i = 0; i < labels.length; i++) {
       const suffix = labels.slice(i).join('.');

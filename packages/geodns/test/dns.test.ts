@@ -119,6 +119,39 @@ describe('answers', () => {
     }
   });
 
+  test('wildcards answer for names that do not exist below their closest encloser (RFC 4592)', async () => {
+    const { port } = await startTestServer((await healthyZone()).files);
+    const a = await dig(port, ['a.wild.example.org', 'A']);
+    expect(a.status).toBe('NOERROR');
+    expect(a.flags).toContain('aa');
+    expect(a.answer).toEqual(['a.wild.example.org. 3600 IN A 192.0.2.80']);
+    expect((await dig(port, ['x.y.wild.example.org', 'TXT'])).answer).toEqual([
+      'x.y.wild.example.org. 3600 IN TXT "wildcard"',
+    ]);
+    // An existing name is not covered; below it, its own (absent) wildcard decides.
+    expect((await dig(port, ['exact.wild.example.org', 'A'])).answer).toEqual([
+      'exact.wild.example.org. 3600 IN A 192.0.2.81',
+    ]);
+    expect((await dig(port, ['x.exact.wild.example.org', 'A'])).status).toBe('NXDOMAIN');
+    const nodata = await dig(port, ['a.wild.example.org', 'AAAA']);
+    expect(nodata.status).toBe('NOERROR');
+    expect(nodata.answer).toEqual([]);
+    expect(nodata.authority).toEqual([expect.stringMatching(/^example\.org\. 300 IN SOA /)]);
+    // A wildcard CNAME to a geo name is geo too.
+    const geo = await dig(port, ['anything.geo.example.org', 'A', '+subnet=81.2.69.0/24']);
+    expect(geo.answer).toEqual([
+      'anything.geo.example.org. 3600 IN CNAME www.example.org.',
+      'www.example.org. 30 IN A 127.0.0.13',
+    ]);
+    expect(geo.subnet).toMatch(/^81\.2\.69\.0\/24\/[1-9]\d*$/);
+    // The owner is the question, case included.
+    const reply = (await udpExchange(port, buildQuery('Mixed.Case.WILD.example.org')))!;
+    expect(Packet.parse(reply).answers[0]).toMatchObject({
+      name: 'Mixed.Case.WILD.example.org',
+      address: '192.0.2.80',
+    });
+  });
+
   test('ANY gets one RRset (RFC 8482); unknown types get NODATA', async () => {
     const { port } = await startTestServer((await healthyZone()).files);
     expect((await dig(port, ['example.org', 'ANY'])).answer).toEqual([

@@ -200,6 +200,10 @@ dns:
     - { name: a.b.deep, type: TXT, value: "deep" }
     - { name: sub, type: NS, value: ns.sub.example.org. }
     - { name: ns.sub, type: A, value: 192.0.2.99 }
+    - { name: "*.wild", type: A, value: 192.0.2.80 }
+    - { name: "*.wild", type: TXT, value: "wildcard" }
+    - { name: exact.wild, type: A, value: 192.0.2.81 }
+    - { name: "*.geo", type: CNAME, value: www.example.org. }
     - { name: big, type: TXT, value: "${'x'.repeat(250)}" }
     - { name: big, type: TXT, value: "${'y'.repeat(250)}" }
     - { name: big, type: TXT, value: "${'z'.repeat(250)}" }

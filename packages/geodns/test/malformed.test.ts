@@ -223,7 +223,7 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-/** Valid queries to mutate: plain, EDNS, ECS v4/v6, a name below a cut, NXDOMAIN. */
+/** Valid queries to mutate: plain, EDNS, ECS v4/v6, a name below a cut, NXDOMAIN, wildcards. */
 function seeds(): Buffer[] {
   return [
     buildQuery('www.example.org'),
@@ -233,6 +233,8 @@ function seeds(): Buffer[] {
     buildQuery('a.sub.example.org', { type: 1 }),
     buildQuery('no.such.example.org', { type: 16, edns: { dnssecOk: true } }),
     buildQuery('docs.example.org', { type: 255 }),
+    buildQuery('a.b.wild.example.org', { type: 16, edns: { udpSize: 512 } }),
+    buildQuery('x.geo.example.org', { edns: { options: [ecsOption('8.8.8.0/24')] } }),
   ];
 }
 
