@@ -57,6 +57,8 @@ export interface Site {
   readonly routes: ReadonlyMap<string, Route>;
   /** Every file, in no particular order. */
   readonly entries: readonly Entry[];
+  /** Some path reaches its file through a symlink: a change may show under several names. */
+  readonly hasLinks: boolean;
   /** `/404.html` of the site, served with status 404, or null. */
   readonly notFound: Entry | null;
   readonly files: number;
@@ -131,7 +133,8 @@ export async function buildSite(
     }
   };
   await Promise.all(Array.from({ length: READ_CONCURRENCY }, work));
-  return assemble(root, entries, options.trailingSlash);
+  const hasLinks = found.some((f) => f.file !== join(root, ...f.urlPath.split('/')));
+  return assemble(root, entries, options.trailingSlash, hasLinks);
 }
 
 /** Finds a precompressed sibling (`/a.css.br`) of a file being loaded. */
@@ -145,8 +148,9 @@ const INCREMENTAL_MAX_PATHS = 64;
 /**
  * Applies file events (absolute paths under `watchedDir`) to a snapshot:
  * only the changed files are read. Returns null when the change needs a
- * full build instead (a directory or symlink changed, a precompressed
- * sibling changed, a path that is not a known file vanished, many paths).
+ * full build instead (a directory or symlink changed, the site has
+ * symlinks, a precompressed sibling changed, a path that is not a known file
+ * vanished, many paths).
  */
 export async function updateSite(
   previous: Site,
@@ -154,7 +158,7 @@ export async function updateSite(
   changed: ReadonlySet<string>,
   options: BuildOptions,
 ): Promise<Site | null> {
-  if (changed.size > INCREMENTAL_MAX_PATHS) return null;
+  if (changed.size > INCREMENTAL_MAX_PATHS || previous.hasLinks) return null;
   const byPath = new Map(previous.entries.map((e) => [e.urlPath, e]));
   const siblings: SiblingLookup = (urlPath) => {
     const e = byPath.get(urlPath);
@@ -189,7 +193,7 @@ export async function updateSite(
       previous.cache.get(key) ?? (await loadFile(item, siblings, options.maxMemoryFileBytes));
     byPath.set(urlPath, makeEntry(item, key, cached, options));
   }
-  return assemble(previous.dir, [...byPath.values()], options.trailingSlash);
+  return assemble(previous.dir, [...byPath.values()], options.trailingSlash, false);
 }
 
 /** The file's own part of an entry's stamp (without its siblings'), as buildSite keys siblings. */
@@ -359,7 +363,12 @@ function makeEntry(item: Found, stamp: string, cached: CachedFile, options: Buil
  * `dir` (remove) with the other spelling redirecting. An exact file wins over
  * a clean URL, which wins over a directory redirect.
  */
-function assemble(root: string, entries: readonly Entry[], trailingSlash: 'add' | 'remove'): Site {
+function assemble(
+  root: string,
+  entries: readonly Entry[],
+  trailingSlash: 'add' | 'remove',
+  hasLinks: boolean,
+): Site {
   const cache = new Map<string, CachedFile>();
   for (const entry of entries) cache.set(entry.stamp, entry.source);
   const routes = new Map<string, Route>();
@@ -404,6 +413,7 @@ function assemble(root: string, entries: readonly Entry[], trailingSlash: 'add' 
     dir: root,
     routes,
     entries,
+    hasLinks,
     notFound: notFound?.kind === 'file' ? notFound : null,
     files: entries.length,
     bytes,

@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -49,6 +49,21 @@ describe('hot reload', () => {
     await log.waitFor('release activated', (o) => o.files === 3, seen);
     expect(await text('/docs/')).toBe('404 not found\n');
     expect(await text('/')).toBe('200 two');
+  });
+
+  it('updates every name of a file that a symlink also serves', async () => {
+    const log = createRecordingLogger();
+    const { base, dir } = await serveTree({ 'page.html': 'v1' }, {}, log);
+    let seen = log.records.length;
+    await symlink('page.html', join(dir, 'alias.html'));
+    await log.waitFor('release activated', (o) => o.files === 2, seen);
+    seen = log.records.length;
+    await writeFile(join(dir, 'page.html'), 'v2');
+    await log.waitFor('release activated', () => true, seen);
+    for (const path of ['/page.html', '/alias.html']) {
+      const r = await request(`${base}${path}`);
+      expect(await r.body.text()).toBe('v2');
+    }
   });
 
   it('reports no-release until current exists, then serves it', async () => {
