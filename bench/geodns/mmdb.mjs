@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument -- plain JavaScript run by node: child-process output, JSON and createRequire give untyped values */
 // Converts the bundled country-only database (`country_code`) into the
 // GeoIP2-Country shape (`continent.code`, `country.iso_code`) that gdnsd's and
 // PowerDNS's geoip support read, using owncdn's country → continent table.
@@ -43,10 +44,17 @@ function control(type, size) {
   const head = [];
   let sizeBits;
   const ext = [];
-  if (size < 29) sizeBits = size;
-  else if (size < 285) ((sizeBits = 29), ext.push(size - 29));
-  else if (size < 65821) ((sizeBits = 30), ext.push((size - 285) >> 8, (size - 285) & 0xff));
-  else throw new Error('value too large');
+  if (size < 29) {
+    sizeBits = size;
+  } else if (size < 285) {
+    sizeBits = 29;
+    ext.push(size - 29);
+  } else if (size < 65821) {
+    sizeBits = 30;
+    ext.push((size - 285) >> 8, (size - 285) & 0xff);
+  } else {
+    throw new Error('value too large');
+  }
   if (type <= 7) head.push((type << 5) | sizeBits);
   else head.push(sizeBits, type - 7);
   return Buffer.from([...head, ...ext]);
