@@ -85,6 +85,9 @@ export function createTlsServer(
   return server;
 }
 
+/** How often draining looks for connections that turned idle. */
+const DRAIN_SWEEP_MS = 50;
+
 /** Tracks connections so close() can drain them, then cut the slow ones. */
 function track(listener: Listener): void {
   const { server, sockets, sessions } = listener;
@@ -177,10 +180,15 @@ export async function closeListeners(
         l.server.close(() => resolve());
       }),
   );
-  for (const l of listeners) {
-    if ('closeIdleConnections' in l.server) l.server.closeIdleConnections();
-    for (const session of l.sessions) session.close();
-  }
+  const closeIdle = (): void => {
+    for (const l of listeners)
+      if ('closeIdleConnections' in l.server) l.server.closeIdleConnections();
+  };
+  closeIdle();
+  for (const l of listeners) for (const session of l.sessions) session.close();
+  // A keep-alive connection whose response was in flight turns idle later: close it
+  // then, instead of waiting for its keep-alive timeout.
+  const sweeper = setInterval(closeIdle, DRAIN_SWEEP_MS);
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => {
     timer = setTimeout(() => {
@@ -190,6 +198,7 @@ export async function closeListeners(
   });
   await Promise.race([Promise.all(closed), deadline]);
   clearTimeout(timer);
+  clearInterval(sweeper);
   // After the deadline, the sockets are gone and close() completes promptly.
   await Promise.all(closed);
 }

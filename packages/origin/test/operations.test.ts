@@ -133,4 +133,27 @@ describe('operations', () => {
       message: `cannot listen for HTTP on ${taken}: EADDRINUSE (another server holds the port)`,
     });
   });
+
+  it('lets a response in flight finish when closing (drain), then stops', async () => {
+    const big = Buffer.alloc(4 * 1024 * 1024, 97);
+    const dir = await makeSite({ 'big.bin': big });
+    const origin = await startOrigin(
+      {
+        dir,
+        listen: '127.0.0.1:0',
+        workers: 1,
+        config: configWith('maxMemoryFileSize: 64KiB, drainTimeout: 20s'),
+      },
+      { log: createRecordingLogger() },
+    );
+    const base = `http://${origin.address.http[0] ?? ''}`;
+    const response = await request(`${base}/big.bin`);
+    expect(response.statusCode).toBe(200);
+    // Headers are in, most of the 4 MiB body is not: close now.
+    const closed = origin.close();
+    const body = Buffer.from(await response.body.arrayBuffer());
+    expect(body.length).toBe(big.length);
+    await closed;
+    await expect(request(`${base}/big.bin`)).rejects.toThrow();
+  });
 });
