@@ -64,7 +64,9 @@ export function createTlsServer(
         if (context === undefined) callback(new Error('no certificate for this name yet'));
         else callback(null, context);
       },
-      settings: { maxHeaderListSize: origin.maxHeaderBytes },
+      // nginx's http2_max_concurrent_streams is 128; Node's default is unbounded.
+      settings: { maxHeaderListSize: origin.maxHeaderBytes, maxConcurrentStreams: 128 },
+      // MB per HTTP/2 connection (Node's default): past it new streams are refused.
       maxSessionMemory: 10,
     },
     handler,
