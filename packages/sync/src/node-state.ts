@@ -23,10 +23,17 @@ export function releaseOfLink(target: string | null): string | null {
   return match?.[1] ?? null;
 }
 
-/** Reads `current` and `releases/` on a node (two rsync calls, one after the other: rrsync allows one at a time). */
+/**
+ * Reads `current` and `releases/` on a node: two rsync calls at once (behind
+ * an rrsync that locks, the transport retries the second for a moment).
+ */
 export async function readNodeReleases(transport: NodeTransport): Promise<NodeReleases> {
-  const current = releaseOfLink(await transport.readLink(NODE_LAYOUT.current));
-  const entries = (await transport.list(NODE_LAYOUT.releases)) ?? [];
+  const [link, listed] = await Promise.all([
+    transport.readLink(NODE_LAYOUT.current),
+    transport.list(NODE_LAYOUT.releases),
+  ]);
+  const current = releaseOfLink(link);
+  const entries = listed ?? [];
   const names = new Set(entries.map((e) => e.name));
   const releases = entries
     .filter((e) => e.type === 'dir' && RELEASE_ID.test(e.name))

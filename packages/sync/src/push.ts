@@ -338,7 +338,12 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
             `origin on ${s.node.name} still serves ${answer.served ?? 'no release'}`,
           );
         try {
+          const known = (s.releases?.releases ?? []).filter((r) => r.id !== release);
+          const releases = [...known, { id: release, complete: true }].sort((a, b) =>
+            a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+          );
           const pruned = await pruneReleases(s.transport, {
+            releases,
             keep,
             current: release,
             previous: s.result.previous,

@@ -1,5 +1,6 @@
 import type { NodeTransport } from '@owncdn/core';
 import { readNodeReleases } from './node-state.js';
+import type { ReleaseEntry } from './node-state.js';
 import { completeMarker, releaseDir } from './release.js';
 
 /**
@@ -9,9 +10,15 @@ import { completeMarker, releaseDir } from './release.js';
  */
 export async function pruneReleases(
   transport: NodeTransport,
-  options: { keep: number; current: string; previous: string | null },
+  options: {
+    keep: number;
+    current: string;
+    previous: string | null;
+    releases?: readonly ReleaseEntry[];
+  },
 ): Promise<string[]> {
-  const { releases } = await readNodeReleases(transport);
+  // The caller may pass what it listed before the push (plus the new release), saving a round trip.
+  const releases = options.releases ?? (await readNodeReleases(transport)).releases;
   const complete = releases.filter((r) => r.complete).map((r) => r.id);
   const kept = new Set([
     ...complete.slice(-options.keep),
