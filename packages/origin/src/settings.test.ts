@@ -36,6 +36,15 @@ describe('resolveSettings', () => {
     });
   });
 
+  it('lets --http override the port of --listen', () => {
+    expect(
+      resolveSettings({ dir: '/srv/site', listen: '127.0.0.1:8080', httpPort: 9000 }).http,
+    ).toEqual({
+      hosts: ['127.0.0.1'],
+      port: 9000,
+    });
+  });
+
   it('serves a directory standalone, without a config', () => {
     expect(resolveSettings({ dir: '/srv/site', listen: '[::1]:9000' })).toMatchObject({
       mode: 'dir',

@@ -23,7 +23,7 @@ export interface OriginOptions {
   readonly listen?: string;
   /** Worker processes; 0 = one per core; default `config.origin.workers`. 1 serves in this process. */
   readonly workers?: number;
-  /** Override the node's plain-HTTP port (0 = any free port). */
+  /** Override the plain-HTTP port: the node's, or the port of `listen` (0 = any free port). */
   readonly httpPort?: number;
   /** Override the node's HTTPS port (0 = any free port). */
   readonly httpsPort?: number;
@@ -155,9 +155,6 @@ export function resolveSettings(options: OriginOptions): Settings {
     certificateOrder: config?.certd.certificates.map((c) => c.name) ?? [],
   };
   if (options.dir !== undefined) {
-    if (options.listen !== undefined && options.httpPort !== undefined) {
-      throw new OwncdnError('OWNCDN_USAGE', 'give --listen or --http, not both');
-    }
     const listen = parseHostPort(options.listen ?? '127.0.0.1:8080', '--listen');
     return {
       ...common,
