@@ -80,11 +80,16 @@ export async function startGeodns(
     serial,
   });
   let published: Promise<void> = Promise.resolve();
+  /** A change arrived while the sockets were still being set up. */
+  let changedDuringStart = false;
   /** Rebuilds the answers from the current state; the returned promise resolves once they are served. */
   const publish = (): Promise<void> => {
     serial = nextSerial(serial);
     const backend = dns;
-    if (backend === null) return published;
+    if (backend === null) {
+      changedDuringStart = true;
+      return published;
+    }
     published = backend.apply(zone()).catch((error: unknown) => {
       log.error(
         { error: error instanceof Error ? error.message : String(error) },
@@ -117,6 +122,8 @@ export async function startGeodns(
     dns = await startDns(config, options, zone());
     const backend = dns;
     cleanups.push(() => backend.close());
+    // Health probes start with the server: serve what they found while the sockets were bound.
+    if (changedDuringStart) await publish();
 
     const apiListen = options.apiListen === undefined ? config.dns.api.listen : options.apiListen;
     let api: Api | null = null;
