@@ -155,6 +155,8 @@ export async function installCertificate(
   name: string,
   names: readonly string[],
   version: string,
+  /** Break the set on purpose: a private key that does not match the certificate. */
+  mismatchedKey = false,
 ): Promise<string> {
   const certs = join(root, 'certs');
   const dir = join(certs, `.${name}.${version}`);
@@ -178,6 +180,17 @@ export async function installCertificate(
     '-addext',
     `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
   ]);
+  if (mismatchedKey) {
+    await run('openssl', [
+      'genpkey',
+      '-algorithm',
+      'EC',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-out',
+      join(dir, 'privkey.pem'),
+    ]);
+  }
   const tmp = join(certs, `.${name}.link-${version}`);
   await symlink(dir, tmp);
   await rename(tmp, join(certs, name));

@@ -230,6 +230,18 @@ describe('TLS', () => {
     const presented = await peerCertificate(httpsAddress, 'example.test', [first, second]);
     expect(presented.serialNumber).toBe(new X509Certificate(second).serialNumber);
     expect(presented.serialNumber).not.toBe(new X509Certificate(first).serialNumber);
+    // A broken set (key and certificate do not match) is refused; the loaded one stays.
+    const before = log.records.length;
+    await installCertificate(node.root, 'site', ['example.test'], 'v3', true);
+    const refused = await log.waitFor(
+      'certificate unusable: keeping the previous one',
+      () => true,
+      before,
+    );
+    expect(refused.level).toBe('warn');
+    expect(
+      (await peerCertificate(httpsAddress, 'example.test', [first, second])).serialNumber,
+    ).toBe(new X509Certificate(second).serialNumber);
     // HTTP/1.1 clients still get in (ALPN fallback).
     const agent = new Agent({ connect: { ca: [second], servername: 'example.test' } });
     onTestFinished(() => agent.close());
