@@ -102,6 +102,11 @@ describe('answers', () => {
     expect((await dig(port, ['ext.example.org', 'A'])).answer).toEqual([
       'ext.example.org. 3600 IN CNAME target.other.net.',
     ]);
+    // A loop in the data ends after a bounded number of hops instead of spinning.
+    const loop = await dig(port, ['loop1.example.org', 'A']);
+    expect(loop.status).toBe('NOERROR');
+    expect(loop.answer.length).toBeGreaterThan(1);
+    expect(loop.answer.length).toBeLessThanOrEqual(10);
     const dangling = await dig(port, ['dangling.example.org', 'A']);
     expect(dangling.status).toBe('NXDOMAIN');
     expect(dangling.answer).toEqual(['dangling.example.org. 3600 IN CNAME nothing.example.org.']);
@@ -259,6 +264,30 @@ describe('the wire', () => {
     expect((await dig(port, ['example.org', 'A', '+tcp'])).answer).toEqual([
       'example.org. 30 IN A 127.0.0.11',
     ]);
+  });
+
+  test('TCP: a query that arrives a byte at a time is reassembled', async () => {
+    const { port } = await startTestServer((await healthyZone()).files);
+    const query = buildQuery('mail.example.org', { id: 0x7777 });
+    const frame = Buffer.concat([Buffer.from([query.length >> 8, query.length & 0xff]), query]);
+    const socket = connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    await once(socket, 'connect');
+    const reply = new Promise<Buffer>((resolve) => {
+      let data = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => {
+        data = Buffer.concat([data, chunk]);
+        if (data.length >= 2 && data.length >= 2 + data.readUInt16BE(0)) resolve(data.subarray(2));
+      });
+    });
+    for (const byte of frame) {
+      // Each byte its own segment: wait until it has left before sending the next.
+      await new Promise<void>((resolve) => socket.write(Buffer.from([byte]), () => resolve()));
+    }
+    const answer = await reply;
+    socket.destroy();
+    expect(header(answer)).toMatchObject({ id: 0x7777, rcode: 0, ancount: 1 });
+    expect(Packet.parse(answer).answers[0]).toMatchObject({ address: '192.0.2.25' });
   });
 
   test('TCP: an idle connection is closed by the server', async () => {

@@ -204,6 +204,8 @@ dns:
     - { name: "*.wild", type: TXT, value: "wildcard" }
     - { name: exact.wild, type: A, value: 192.0.2.81 }
     - { name: "*.geo", type: CNAME, value: www.example.org. }
+    - { name: loop1, type: CNAME, value: loop2 }
+    - { name: loop2, type: CNAME, value: loop1 }
     - { name: big, type: TXT, value: "${'x'.repeat(250)}" }
     - { name: big, type: TXT, value: "${'y'.repeat(250)}" }
     - { name: big, type: TXT, value: "${'z'.repeat(250)}" }
