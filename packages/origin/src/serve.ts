@@ -16,6 +16,7 @@ import { releaseId } from './settings.js';
 import type { Settings } from './settings.js';
 import { buildSite, updateSite } from './site.js';
 import { loadCertificates, pickCertificate } from './tls.js';
+import type { Certificate } from './tls.js';
 import { watchTree } from './watch.js';
 import type { Watcher } from './watch.js';
 
@@ -38,6 +39,17 @@ export interface ServingOrigin {
 export interface ServingHooks {
   /** Sums counters across cluster workers for /metrics (default: this process's). */
   readonly gatherCounters?: (local: Counters) => Promise<Counters>;
+}
+
+/** Names plain HTTP may redirect to: the site's names and the certificates' (wildcards left out). */
+function redirectHostsFor(
+  names: readonly string[],
+  certificates: readonly Certificate[],
+): Set<string> {
+  return new Set([
+    ...names,
+    ...certificates.flatMap((c) => c.names.filter((n) => !n.startsWith('*.'))),
+  ]);
 }
 
 /**
@@ -153,10 +165,7 @@ export async function startServing(
         certificates.every((c, i) => c === state.certificates[i]);
       if (same) return;
       state.certificates = certificates;
-      state.redirectHosts = new Set([
-        ...settings.names,
-        ...certificates.flatMap((c) => c.names.filter((n) => !n.startsWith('*.'))),
-      ]);
+      state.redirectHosts = redirectHostsFor(settings.names, certificates);
       const first = certificates[0];
       // Clients without SNI get the default context; SNI picks per handshake from state.
       if (first)
@@ -200,6 +209,7 @@ export async function startServing(
 
   const watchers: Watcher[] = [];
   const listeners: Listener[] = [];
+  const adminListeners: Listener[] = [];
   const accessLog: AccessLog | null = createAccessLog(initial.origin, initial.node);
   try {
     if (root !== null) {
@@ -269,7 +279,7 @@ export async function startServing(
     }
     if (initial.admin !== null) {
       const admin = createHandler(state, 'admin');
-      listeners.push(
+      adminListeners.push(
         ...(await bindAll(
           initial.admin,
           () => createPlainServer(initial.origin, admin),
@@ -280,17 +290,15 @@ export async function startServing(
     }
   } catch (error) {
     await Promise.all(watchers.map((w) => w.close()));
-    await closeListeners([...listeners, ...tlsListeners], 0);
+    await closeListeners([...listeners, ...tlsListeners, ...adminListeners], 0);
     await accessLog?.close();
     throw error;
   }
 
-  const adminCount = initial.admin === null ? 0 : initial.admin.hosts.length;
-  const plainCount = listeners.length - adminCount;
   const address: OriginAddress = {
-    http: listeners.slice(0, plainCount).map((l) => l.address),
+    http: listeners.map((l) => l.address),
     https: tlsListeners.map((l) => l.address),
-    admin: listeners[plainCount]?.address ?? null,
+    admin: adminListeners[0]?.address ?? null,
   };
   let closing: Promise<void> | null = null;
   return {
@@ -313,6 +321,7 @@ export async function startServing(
           admin: state.settings.admin,
         };
         rules = compileRules(settings.origin.headers);
+        state.redirectHosts = redirectHostsFor(settings.names, state.certificates);
       }
       await enqueue(() => loadRelease(settings !== undefined || state.settings.mode === 'dir'));
       await enqueue(loadCerts);
@@ -320,7 +329,10 @@ export async function startServing(
     close: () =>
       (closing ??= (async () => {
         await Promise.all(watchers.map((w) => w.close()));
-        await closeListeners([...listeners, ...tlsListeners], state.settings.origin.drainTimeoutMs);
+        await closeListeners(
+          [...listeners, ...tlsListeners, ...adminListeners],
+          state.settings.origin.drainTimeoutMs,
+        );
         await chain;
         await accessLog?.close();
       })()),
