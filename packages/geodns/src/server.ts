@@ -1,6 +1,8 @@
 import { createSocket } from 'node:dgram';
 import type { Socket as UdpSocket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { lookup } from 'node:dns';
+import type { LookupOneOptions } from 'node:dns';
+import { isIP, isIPv6 } from 'node:net';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { OwncdnError } from '@owncdn/core';
@@ -88,6 +90,24 @@ export async function listenDns(
   return { addresses, close };
 }
 
+/**
+ * dgram resolves the destination of every send, even an IP literal, through
+ * dns.lookup and a process.nextTick; replies always go to the literal the
+ * query came from, so answer those at once (names still go to dns.lookup).
+ */
+function literalLookup(
+  hostname: string,
+  options: LookupOneOptions | number,
+  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const family = isIP(hostname);
+  if (family !== 0) {
+    callback(null, hostname, family);
+    return;
+  }
+  lookup(hostname, typeof options === 'number' ? { family: options } : options, callback);
+}
+
 function isAddressInUse(error: unknown): boolean {
   return (
     error instanceof Error &&
@@ -98,7 +118,11 @@ function isAddressInUse(error: unknown): boolean {
 
 function bindUdp(host: string, port: number, responder: Responder): Promise<UdpSocket> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: isIPv6(host) });
+    const socket = createSocket({
+      type: isIPv6(host) ? 'udp6' : 'udp4',
+      ipv6Only: isIPv6(host),
+      lookup: literalLookup,
+    });
     const onError = (error: NodeJS.ErrnoException) => {
       socket.close();
       reject(
