@@ -190,11 +190,13 @@ describe('API', () => {
     const { files } = await healthyZone();
     await editZone(files, (text) => text.replace('txtLifetime: 10m', 'txtLifetime: 100ms'));
     const server = await startTestServer(files);
-    await api(server.api, 'PUT', `/v1/txt/${CHALLENGE}`, {
+    // Whether a dig gets in before 100 ms is up to the machine's load: only the expiry is asserted
+    // (values being served is the previous test's business).
+    const put = await api(server.api, 'PUT', `/v1/txt/${CHALLENGE}`, {
       token: files.token,
       body: { value: 'short-lived' },
     });
-    expect((await dig(server.port, [CHALLENGE, 'TXT'])).answer).toHaveLength(1);
+    expect(put.status).toBe(204);
     const expired = await server.log.waitFor(/^dns-01 txt value expired$/);
     expect(expired.obj).toEqual({ name: CHALLENGE });
     expect((await dig(server.port, [CHALLENGE, 'TXT'])).status).toBe('NXDOMAIN');
