@@ -1,10 +1,11 @@
-import { createServer } from 'node:http';
+import { STATUS_CODES, createServer } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
 import { createSecureServer } from 'node:http2';
 import type { Http2SecureServer, Http2Session } from 'node:http2';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
-import { OwncdnError } from '@owncdn/core';
+import { NODE_HEADER, OwncdnError } from '@owncdn/core';
 import type { Logger, OriginConfig } from '@owncdn/core';
 import type { Handler } from './handler.js';
 import type { ListenSpec } from './settings.js';
@@ -28,7 +29,11 @@ function checkingIntervalMs(origin: OriginConfig): number {
 }
 
 /** A plain HTTP/1.1 server with the configured limits (431 past maxHeaderBytes, timeouts for slow clients). */
-export function createPlainServer(origin: OriginConfig, handler: Handler): HttpServer {
+export function createPlainServer(
+  origin: OriginConfig,
+  handler: Handler,
+  node: string | null,
+): HttpServer {
   const server = createServer(
     {
       maxHeaderSize: origin.maxHeaderBytes,
@@ -43,7 +48,37 @@ export function createPlainServer(origin: OriginConfig, handler: Handler): HttpS
     },
     handler,
   );
+  if (node !== null)
+    server.on('clientError', (error: Error, socket: Duplex) =>
+      answerClientError(error, socket, node),
+    );
   return server;
+}
+
+/** Status for errors node:http raises before there is a request (as Node's own handler picks them). */
+function clientErrorStatus(error: Error): number {
+  const code = 'code' in error ? error.code : undefined;
+  if (code === 'HPE_HEADER_OVERFLOW') return 431;
+  if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return 413;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
+  return 400;
+}
+
+/**
+ * Node's default answer to a malformed or timed-out request, plus the node
+ * header, so that every answer says which node gave it. Like Node, it writes
+ * nothing when a response is already under way on the socket.
+ */
+function answerClientError(error: Error, socket: Duplex, node: string): void {
+  // `_httpMessage` is node:http's in-flight response on this socket (what Node's own handler checks).
+  const inFlight: unknown = Reflect.get(socket, '_httpMessage');
+  if (socket.writable && (inFlight === null || inFlight === undefined)) {
+    const status = clientErrorStatus(error);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n${NODE_HEADER}: ${node}\r\n\r\n`,
+    );
+  }
+  socket.destroy(error);
 }
 
 /**

@@ -257,7 +257,12 @@ export async function startServing(
     const wrap = accessLog === null ? <T>(h: T): T => h : accessLog.wrap;
     const plain = wrap(createHandler(state, 'plain'));
     listeners.push(
-      ...(await bindAll(initial.http, () => createPlainServer(initial.origin, plain), 'HTTP', log)),
+      ...(await bindAll(
+        initial.http,
+        () => createPlainServer(initial.origin, plain, initial.node),
+        'HTTP',
+        log,
+      )),
     );
     if (initial.https !== null) {
       const secure = wrap(createHandler(state, 'secure'));
@@ -282,7 +287,7 @@ export async function startServing(
       adminListeners.push(
         ...(await bindAll(
           initial.admin,
-          () => createPlainServer(initial.origin, admin),
+          () => createPlainServer(initial.origin, admin, initial.node),
           'admin',
           log,
         )),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseConfig } from '@owncdn/core';
 import { describe, expect, it } from 'vitest';
 import { makeTempDir, writeTree } from '../../../test/support/tmp.js';
-import { rawRequest, start, statusOf } from './helpers.js';
+import { makeNodeRoot, nodeConfig, rawRequest, serveNode, start, statusOf } from './helpers.js';
 
 const SECRET = 'TOP-SECRET-CONTENT';
 
@@ -106,5 +106,22 @@ describe('attacks sent raw over node:net', () => {
     socket.write('GET / HTTP/1.1\r\nHost: example.test\r\nX-Slow: ');
     await new Promise<void>((resolve) => socket.on('close', () => resolve()));
     expect(received === '' || statusOf(received) === 408).toBe(true);
+  });
+
+  it('names the node even on answers node:http makes before there is a request', async () => {
+    const node = await makeNodeRoot();
+    await node.addRelease('r1', { 'index.html': 'hi' });
+    await node.activate('r1');
+    const { origin } = await serveNode(nodeConfig(node.root, 'maxHeaderSize: 4KiB'));
+    const address = origin.address.http[0] ?? '';
+    const oversized = await rawRequest(address, get('/', `X-Big: ${'a'.repeat(8 * 1024)}\r\n`));
+    expect(statusOf(oversized)).toBe(431);
+    expect(oversized).toMatch(/\r\nx-owncdn-node: au\r\n/i);
+    const garbage = await rawRequest(address, 'NOT HTTP AT ALL\r\n\r\n');
+    expect(statusOf(garbage)).toBe(400);
+    expect(garbage).toMatch(/\r\nx-owncdn-node: au\r\n/i);
+    const fine = await rawRequest(address, get('/'));
+    expect(statusOf(fine)).toBe(200);
+    expect(fine).toMatch(/\r\nx-owncdn-node: au\r\n/i);
   });
 });
