@@ -43,7 +43,7 @@ describe('health checks', () => {
   test('503 and hung origins count as failures, with the reason logged; all down means all answered', async () => {
     const { origins, files } = await healthyZone();
     const { port, log } = await startTestServer(files, {
-      healthTiming: { intervalMs: 30, timeoutMs: 150, jitter: 0, rise: 1, fall: 2 },
+      healthTiming: { intervalMs: 30, timeoutMs: 1_000, jitter: 0, rise: 1, fall: 2 },
     });
     origins.us.healthy = false;
     expect((await log.waitFor(/^node us down/)).msg).toBe(
@@ -51,7 +51,7 @@ describe('health checks', () => {
     );
     origins.au.hang = true;
     expect((await log.waitFor(/^node au down/)).msg).toBe(
-      'node au down: 2 probes failed: timeout after 150 ms',
+      'node au down: 2 probes failed: timeout after 1000 ms',
     );
     // North America: us is down, the default (au) is down, so any healthy node: fr.
     expect((await dig(port, ['www.example.org', 'A', `+subnet=${SUBNETS.NA}`])).answer).toEqual([
