@@ -1,5 +1,6 @@
 import { OwncdnError } from '@owncdn/core';
 import { startGeodns } from '@owncdn/geodns';
+import type { RunningGeodns } from '@owncdn/geodns';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { runUntilStopped } from '../daemon.js';
@@ -44,19 +45,29 @@ export function registerGeodns(program: Command, context: () => CommandContext):
           );
         }
       }
-      const config = await ctx.loadConfig();
-      const service = await startGeodns(config, {
-        log: ctx.log,
-        signal: ctx.signal,
-        listen: flags.listen.length > 0 ? flags.listen : undefined,
-        apiListen:
-          flags.apiListen === undefined
-            ? undefined
-            : flags.apiListen === 'off'
-              ? null
-              : flags.apiListen,
-        workers,
-      });
+      const apiListen =
+        flags.apiListen === undefined
+          ? undefined
+          : flags.apiListen === 'off'
+            ? null
+            : flags.apiListen;
+      // SIGHUP's default action ends the process: until runUntilStopped takes it over, ignore it
+      // (the file being loaded is already the newest).
+      const early = () => ctx.log.info('SIGHUP while starting: nothing to reload yet');
+      process.on('SIGHUP', early);
+      let service: RunningGeodns;
+      try {
+        const config = await ctx.loadConfig();
+        service = await startGeodns(config, {
+          log: ctx.log,
+          signal: ctx.signal,
+          listen: flags.listen.length > 0 ? flags.listen : undefined,
+          apiListen,
+          workers,
+        });
+      } finally {
+        process.off('SIGHUP', early);
+      }
       await runUntilStopped(service, ctx.signal, ctx.log);
     });
 }
