@@ -190,6 +190,17 @@ export async function startGeodns(
       if (!options.listen && next.dns.listen.join(' ') !== current.dns.listen.join(' ')) {
         log.warn({ listen: next.dns.listen }, 'dns.listen changed: restart geodns to listen there');
       }
+      if (options.apiListen === undefined && next.dns.api.listen !== current.dns.api.listen) {
+        log.warn(
+          { listen: next.dns.api.listen },
+          'dns.api.listen changed: restart geodns to move the API',
+        );
+      }
+      if (api && next.dns.api.tokenFile === null) {
+        log.warn(
+          'dns.api.tokenFile was removed: the API keeps the previous token until geodns restarts',
+        );
+      }
       current = next;
       health.reload(next);
       for (const [name] of txt.entries()) {
