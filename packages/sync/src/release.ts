@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,8 +18,16 @@ const run = promisify(execFile);
 /** rsync's listing of a 100,000-file site is ~8 MB. */
 const LISTING_MAX_BYTES = 256 * 1024 * 1024;
 
-/** Files hashed at once: enough to keep the disk busy, few enough to stay under the fd limit. */
+/** Files up to this size are read in one call; larger ones are streamed. */
+const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Files hashed between two yields to the event loop. */
+const HASH_SLICE = 256;
+
+/** Files whose mtimes are set at once (utimes goes through libuv's pool). */
 const HASH_CONCURRENCY = 16;
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Builds a release id from the push time and the content hash. */
 export function makeReleaseId(date: Date, hash: string): string {
@@ -58,8 +66,8 @@ export interface SourceSummary {
   readonly hash: string;
   readonly files: number;
   readonly bytes: number;
-  /** Each published regular file (relative path) and the SHA-256 of its content. */
-  readonly fileDigests: ReadonlyMap<string, string>;
+  /** Each published regular file (relative path): the SHA-256 of its content and its mtime when hashed. */
+  readonly fileDigests: ReadonlyMap<string, { readonly digest: string; readonly mtimeMs: number }>;
 }
 
 /**
@@ -111,31 +119,43 @@ export async function hashSource(
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const digests = new Array<string>(entries.length).fill('');
+  const mtimes = new Array<number>(entries.length).fill(0);
   let bytes = 0;
-  let next = 0;
-  const worker = async () => {
-    while (next < entries.length) {
-      const index = next++;
-      const entry = entries[index];
-      if (!entry || entry.kind !== '-') continue;
-      const hash = createHash('sha256');
-      for await (const chunk of createReadStream(join(source, entry.name))) {
+  // Synchronous reads in slices: for small files, libuv's four pool threads
+  // and four round trips per file (open, stat, read, close) cost ~10× more than
+  // readFileSync (20,000 files: 4.3 s against ~0.4 s). A yield between slices
+  // keeps the event loop (signals, timers) responsive.
+  for (let index = 0; index < entries.length; index++) {
+    if (index % HASH_SLICE === 0) await yieldToLoop();
+    if (signal?.aborted) throw signal.reason;
+    const entry = entries[index];
+    if (!entry || entry.kind !== '-') continue;
+    const path = join(source, entry.name);
+    const info = statSync(path);
+    mtimes[index] = info.mtimeMs;
+    const hash = createHash('sha256');
+    if (info.size <= WHOLE_READ_MAX_BYTES) {
+      const data = readFileSync(path);
+      hash.update(data);
+      bytes += data.length;
+    } else {
+      for await (const chunk of createReadStream(path)) {
         hash.update(chunk as Buffer);
         bytes += (chunk as Buffer).length;
       }
-      digests[index] = hash.digest('hex');
     }
-  };
-  await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker));
+    digests[index] = hash.digest('hex');
+  }
   const tree = createHash('sha256');
   let files = 0;
   entries.forEach((entry, index) => {
     if (entry.kind === '-') files++;
     tree.update(`${entry.kind}\0${entry.name}\0${entry.target}${digests[index] ?? ''}\n`);
   });
-  const fileDigests = new Map<string, string>();
+  const fileDigests = new Map<string, { digest: string; mtimeMs: number }>();
   entries.forEach((entry, index) => {
-    if (entry.kind === '-') fileDigests.set(entry.name, digests[index] ?? '');
+    if (entry.kind === '-')
+      fileDigests.set(entry.name, { digest: digests[index] ?? '', mtimeMs: mtimes[index] ?? 0 });
   });
   return { hash: tree.digest('hex'), files, bytes, fileDigests };
 }
@@ -167,12 +187,11 @@ export async function applyContentTimes(source: string, summary: SourceSummary):
   let next = 0;
   const worker = async () => {
     while (next < names.length) {
-      const [name = '', digest = ''] = names[next++] ?? [];
-      const path = join(source, name);
-      const want = contentTime(digest);
-      const info = await stat(path);
-      if (Math.abs(info.mtimeMs / 1000 - want) < 0.000_001) continue;
-      await utimes(path, want, want);
+      const [name, file] = names[next++] ?? [];
+      if (name === undefined || file === undefined) continue;
+      const want = contentTime(file.digest);
+      if (Math.abs(file.mtimeMs / 1000 - want) < 0.000_001) continue;
+      await utimes(join(source, name), want, want);
       changed++;
     }
   };
