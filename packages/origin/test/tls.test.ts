@@ -219,6 +219,8 @@ describe('TLS', () => {
     session.on('error', () => undefined);
     expect(await h2Get(session, '/')).toEqual({ status: 200, node: 'au', body: '<h1>secure</h1>' });
     expect(session.alpnProtocol).toBe('h2');
+    // A flood of streams on one connection is refused past 128 (Node's default is unbounded).
+    expect(session.remoteSettings.maxConcurrentStreams).toBe(128);
 
     const seen = log.records.length;
     const second = await installCertificate(node.root, 'site', ['example.test'], 'v2');
