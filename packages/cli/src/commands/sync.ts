@@ -249,6 +249,7 @@ export function registerSync(program: Command, context: () => CommandContext): v
 
   sync
     .command('push')
+    .exitOverride()
     .description('Upload site.content to every node as a new release, then switch them all at once')
     .option('--content <dir>', 'directory to publish (overrides site.content)')
     .option('--dry-run', 'list what would change per node; touch nothing')
@@ -293,6 +294,7 @@ export function registerSync(program: Command, context: () => CommandContext): v
 
   sync
     .command('status')
+    .exitOverride()
     .description(
       'Show per node: reachable, current release, releases kept, what origin serves, and whether all agree',
     )
@@ -332,6 +334,7 @@ export function registerSync(program: Command, context: () => CommandContext): v
 
   sync
     .command('rollback')
+    .exitOverride()
     .description('Switch every node back to the previous release (or --to ID), all at once')
     .option('--to <id>', 'release to switch to (see owncdn sync status)')
     .option('--dry-run', 'say what would be switched; touch nothing')
