@@ -103,17 +103,37 @@ export function createRemoteTransport(
       session.target,
     );
   };
+  // rrsync (without -no-lock) refuses a second rsync while one runs, so calls
+  // to a restricted node queue here instead of failing; others run at once.
+  let queue: Promise<void> = Promise.resolve();
+  const acquire = async (): Promise<() => void> => {
+    if (!(await far()).restricted) return () => undefined;
+    const previous = queue;
+    let release: () => void = () => undefined;
+    queue = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    return release;
+  };
   const rsync = async (
     operation: string,
     args: readonly string[],
     options: { allowMissing?: boolean } = {},
   ): Promise<RsyncRun | null> => {
     const listing = args.includes('--list-only');
-    let run = await runRsync(['-e', session.rshCommand(), ...args], { keepAllLines: listing });
-    for (const delayMs of RRSYNC_LOCK_RETRY_MS) {
-      if (!RRSYNC_LOCKED.test(run.stderr)) break;
-      await sleep(delayMs);
+    const release = await acquire();
+    let run: RsyncRun;
+    try {
       run = await runRsync(['-e', session.rshCommand(), ...args], { keepAllLines: listing });
+      // Another process (certd and a push at once) may hold rrsync's lock: wait a moment and retry.
+      for (const delayMs of RRSYNC_LOCK_RETRY_MS) {
+        if (!RRSYNC_LOCKED.test(run.stderr)) break;
+        await sleep(delayMs);
+        run = await runRsync(['-e', session.rshCommand(), ...args], { keepAllLines: listing });
+      }
+    } finally {
+      release();
     }
     log.debug({ node: node.name, args, exitCode: run.exitCode }, 'rsync');
     if (run.exitCode === 0) return run;
@@ -162,13 +182,15 @@ export function createRemoteTransport(
       `${dir}/`,
       dest,
     ];
+    // Held until commit or cancel: behind rrsync the waiting rsync holds its lock.
+    const release = await acquire();
     const started = startRsync(args);
     let done = false;
     const finish = async (list: string) => {
       if (done) return null;
       done = true;
       started.stdin?.end(list);
-      const run = await started.finished;
+      const run = await started.finished.finally(release);
       await rm(dir, { recursive: true, force: true });
       return run;
     };
@@ -229,11 +251,12 @@ export function createRemoteTransport(
         [options.linkDest ?? []].flat().map((d) => remotePath(checkNodePath(d, label))),
       );
       const destArg = await remoteArg(destRel, true); // connects first, so rshCommand() names the ControlPath
+      const release = await acquire();
       const { run, result, args } = await runSyncDirectory(
         source,
         { rsh: session.rshCommand(), dest: destArg, linkDests },
         options,
-      );
+      ).finally(release);
       log.debug({ node: node.name, args, exitCode: run.exitCode }, 'rsync');
       if (run.exitCode !== 0 || run.aborted) fail('upload to', run);
       return result;
