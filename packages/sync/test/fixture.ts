@@ -32,6 +32,8 @@ export interface ClusterOptions {
   /** Start a stand-in origin per node that reports `current` on /healthz (default true). */
   readonly origins?: boolean;
   readonly keep?: number;
+  /** sync.exclude patterns. */
+  readonly exclude?: readonly string[];
   /** Extra YAML appended at top level. */
   readonly extra?: string;
 }
@@ -73,7 +75,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       `ssh: { config: ${JSON.stringify(sshConfig)}, connectTimeout: 5s }`,
       'dns: { nameservers: [{ name: ns1.example.test, ipv4: 127.0.0.53 }], health: { timeout: 1s } }',
       'certd: { email: null }',
-      `sync: { keep: ${options.keep ?? 5}, confirmTimeout: 5s }`,
+      `sync: { keep: ${options.keep ?? 5}, confirmTimeout: 5s, exclude: ${JSON.stringify(options.exclude ?? [])} }`,
       options.extra ?? '',
       extra,
     ].join('\n');

@@ -271,11 +271,28 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
   );
 
   it('--dry-run lists the changes per node and touches nothing', async () => {
-    const cluster = await startCluster({ transport: 'local', origins: false });
-    const site = await makeSite({ 'index.html': 'v1', 'a.css': 'a' });
+    const cluster = await startCluster({
+      transport: 'local',
+      origins: false,
+      exclude: ['*.map', '/drafts/'],
+    });
+    const site = await makeSite({
+      'index.html': 'v1',
+      'a.css': 'a',
+      'a.css.map': '{}',
+      'drafts/x.html': 'x',
+      'blog/drafts/y.html': 'y',
+    });
     const first = await push(cluster.config, { content: site, confirmTimeoutMs: 100 });
     expect(first.nodes.map((n) => n.confirmation)).toEqual(['no-origin', 'no-origin', 'no-origin']);
     expect(first.ok).toBe(true);
+    // sync.exclude applies as rsync patterns: *.map anywhere, /drafts/ only at the top.
+    expect((await readdir(join(cluster.roots.us ?? '', 'current'))).sort()).toEqual([
+      'a.css',
+      'blog',
+      'index.html',
+    ]);
+    expect(first.files).toBe(3);
     await writeFile(join(site, 'index.html'), 'v2');
     const snapshot = async () =>
       Promise.all(
