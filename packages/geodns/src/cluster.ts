@@ -130,8 +130,10 @@ export async function startWorkers(
         // A pause, so a worker that dies at once does not turn into a busy fork loop.
         setTimeout(() => {
           if (closing) return;
-          fork().catch((error: unknown) =>
-            log.error({ error: String(error) }, 'could not replace a geodns worker'),
+          fork().then(
+            (started) => log.info({ worker: started.worker.id }, 'geodns worker replaced'),
+            (error: unknown) =>
+              log.error({ error: String(error) }, 'could not replace a geodns worker'),
           );
         }, RESPAWN_DELAY_MS).unref();
       });
@@ -236,6 +238,9 @@ function isToWorker(value: unknown): value is ToWorker {
 export function runWorker(): void {
   let serving: Serving | null = null;
   let listeners: DnsListeners | null = null;
+  let markStarted: (s: Serving) => void = () => undefined;
+  /** Zone data that arrives while starting waits for this (the primary may publish meanwhile). */
+  const started = new Promise<Serving>((resolve) => (markStarted = resolve));
   const reply = (message: FromWorker) => process.send?.(message);
   // A terminal's Ctrl-C reaches the whole process group: the primary decides when workers stop.
   process.on('SIGINT', () => undefined);
@@ -247,6 +252,7 @@ export function runWorker(): void {
         createServing(message.zone)
           .then(async (s) => {
             serving = s;
+            markStarted(s);
             listeners = await listenDns(message.listen, s.responder, {
               tcpIdleTimeoutMs: message.tcpIdleTimeoutMs,
             });
@@ -263,7 +269,8 @@ export function runWorker(): void {
         break;
       case 'zone': {
         const serial = message.zone.serial;
-        (serving ? serving.apply(message.zone) : Promise.reject(new Error('not started')))
+        started
+          .then((s) => s.apply(message.zone))
           .then(() => reply({ type: 'applied', serial }))
           .catch((error: unknown) =>
             reply({

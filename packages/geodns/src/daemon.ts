@@ -71,7 +71,7 @@ export async function startGeodns(
   let reloads = 0;
   let reloadFailures = 0;
   let dns: DnsBackend | null = null;
-  let closed = false;
+  let closing: Promise<void> | null = null;
 
   const zone = (): ZoneMessage => ({
     config: current,
@@ -112,11 +112,11 @@ export async function startGeodns(
   });
 
   const cleanups: (() => Promise<void> | void)[] = [() => health.close(), () => txt.clear()];
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    for (const cleanup of cleanups.reverse()) await cleanup();
-  };
+  // Every caller (the abort signal, the CLI, a test) waits for the same, whole shutdown.
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    })());
 
   try {
     dns = await startDns(config, options, zone());

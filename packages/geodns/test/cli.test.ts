@@ -1,7 +1,8 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { startDaemon } from '../../../test/support/process.js';
+import { isAlive, startDaemon } from '../../../test/support/process.js';
 import { SUBNETS, api, dig, editZone, healthyZone } from './helpers.js';
 
 // `owncdn geodns` as the demo and the end-to-end tests run it: a process,
@@ -13,6 +14,22 @@ interface ListeningLine {
   dns: string[];
   api: string | null;
   msg: string;
+}
+
+/** PIDs of the processes whose parent is `pid` (the cluster workers), from /proc. */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .flatMap((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return ppid === pid ? [Number(entry)] : [];
+      } catch {
+        // The process ended while we looked.
+        return [];
+      }
+    });
 }
 
 function parseListening(output: string): ListeningLine {
@@ -85,7 +102,20 @@ describe('owncdn geodns', () => {
       'www.example.org. 30 IN A 127.0.0.13',
     ]);
 
+    // A worker that dies is replaced, and the replacement serves the current data.
+    const workers = childrenOf(daemon.pid);
+    expect(workers).toHaveLength(2);
+    process.kill(workers[0]!, 'SIGKILL');
+    await daemon.waitFor(/"msg":"geodns worker replaced"/);
+    expect(childrenOf(daemon.pid)).toHaveLength(2);
+    for (let i = 0; i < 4; i++) {
+      expect((await dig(port, ['_acme-challenge.example.org', 'TXT'])).answer).toEqual([
+        '_acme-challenge.example.org. 30 IN TXT "from-cli"',
+      ]);
+    }
+
     expect(await daemon.stop('SIGTERM')).toBe(0);
+    for (const pid of [...workers, ...childrenOf(daemon.pid)]) expect(isAlive(pid)).toBe(false);
   });
 
   test('a config with problems exits non-zero with each problem and its line', async () => {
