@@ -1,5 +1,12 @@
-import { ERROR_CODES, OwncdnError, formatBytes, formatDuration, isOwncdnError } from '@owncdn/core';
-import type { ErrorCode } from '@owncdn/core';
+import {
+  ERROR_CODES,
+  OwncdnError,
+  createSilentLogger,
+  formatBytes,
+  formatDuration,
+  isOwncdnError,
+} from '@owncdn/core';
+import type { ErrorCode, Logger } from '@owncdn/core';
 import { push, rollback, status } from '@owncdn/sync';
 import type {
   NodeState,
@@ -11,7 +18,7 @@ import type {
 } from '@owncdn/sync';
 import type { Command } from 'commander';
 import { createLogUpdate } from 'log-update';
-import type { CommandContext } from '../context.js';
+import type { CommandContext, GlobalOptions } from '../context.js';
 
 /** Redraw the live lines at most this often: rsync reports progress many times a second per node. */
 const REDRAW_MS = 100;
@@ -243,6 +250,13 @@ async function runAction<R extends { ok: boolean; error?: SyncFailure | null }>(
 
 /** `owncdn sync push|status|rollback`: publish, inspect and roll back releases on every node. */
 export function registerSync(program: Command, context: () => CommandContext): void {
+  // The live lines on a terminal already show every event the library logs at
+  // info and warn; its log lines would only scroll them away (--log-level
+  // debug keeps them).
+  const logFor = (ctx: CommandContext, flags: CommonFlags): Logger =>
+    ctx.isTTY && !flags.json && program.opts<GlobalOptions>().logLevel !== 'debug'
+      ? createSilentLogger()
+      : ctx.log;
   const sync = program
     .command('sync')
     .description('Publish, inspect and roll back releases on every node');
@@ -279,7 +293,7 @@ export function registerSync(program: Command, context: () => CommandContext): v
               only: parseOnly(flags.only),
               dryRun: flags.dryRun ?? false,
               allowPartial: flags.allowPartial ?? false,
-              log: ctx.log,
+              log: logFor(ctx, flags),
               signal: ctx.signal,
               onEvent,
               ...(flags.content === undefined ? {} : { content: flags.content }),
@@ -350,7 +364,7 @@ export function registerSync(program: Command, context: () => CommandContext): v
           rollback(config, {
             only: parseOnly(flags.only),
             dryRun: flags.dryRun ?? false,
-            log: ctx.log,
+            log: logFor(ctx, flags),
             signal: ctx.signal,
             onEvent,
             ...(flags.to === undefined ? {} : { to: flags.to }),
