@@ -1,7 +1,7 @@
 import { absoluteName } from '@owncdn/core';
 import type { StaticRecord } from '@owncdn/core';
 import { TYPE } from './wire.js';
-import type { MessageWriter } from './wire.js';
+import type { MessageWriter } from './writer.js';
 
 /** Writes one record's RDATA. */
 export type RdataWriter = (w: MessageWriter) => void;

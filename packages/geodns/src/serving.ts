@@ -1,5 +1,6 @@
 import type { Config } from '@owncdn/core';
-import { buildSnapshot, computeClasses } from './answers.js';
+import { buildSnapshot } from './answers.js';
+import { computeClasses } from './select.js';
 import { createGeoIndex, loadGeoTable } from './geo.js';
 import type { GeoIndex, GeoTable } from './geo.js';
 import { Metrics } from './metrics.js';

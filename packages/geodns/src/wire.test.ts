@@ -1,7 +1,8 @@
 import { Packet } from 'dns2';
 import { describe, expect, test } from 'vitest';
 import { buildQuery, ecsOption } from '../test/helpers.js';
-import { MessageWriter, PARSE, createQuery, keyToName, nameKey, parseQuery } from './wire.js';
+import { PARSE, createQuery, parseQuery } from './wire.js';
+import { MessageWriter, keyToName, nameKey } from './writer.js';
 
 describe('parseQuery', () => {
   test('reads the header, question and a lower-cased key of a plain query', () => {

@@ -2,7 +2,7 @@ import { copyFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packet } from 'dns2';
 import { describe, expect, test } from 'vitest';
-import { computeClasses } from '../src/answers.js';
+import { computeClasses } from '../src/select.js';
 import {
   bundledDatabasePath,
   createGeoIndex,

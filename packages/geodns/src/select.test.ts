@@ -1,6 +1,6 @@
 import { parseConfig } from '@owncdn/core';
 import { describe, expect, test } from 'vitest';
-import { computeClasses, pickNodes } from './answers.js';
+import { computeClasses, pickNodes } from './select.js';
 
 const config = parseConfig(
   `site: { domain: example.org }
