@@ -1,5 +1,5 @@
 export { push } from './push.js';
-export type { PushNodeResult, PushOptions, PushResult } from './push.js';
+export type { PushNodeResult, PushOptions, PushResult } from './push-types.js';
 export { rollback } from './rollback.js';
 export type { RollbackNodeResult, RollbackOptions, RollbackResult } from './rollback.js';
 export { status } from './status.js';

@@ -7,8 +7,8 @@ import {
   createTransport,
   selectNodes,
 } from '@owncdn/core';
-import type { Config, NodeConfig, NodeTransport, PreparedSwitch } from '@owncdn/core';
-import type { NodeState, SyncEvent, SyncFailure, SyncOptions } from './events.js';
+import type { Config, NodeConfig, NodeTransport } from '@owncdn/core';
+import type { NodeState, SyncEvent, SyncFailure } from './events.js';
 import { confirmRelease, createHealthClient } from './health.js';
 import { readNodeReleases, toFailure } from './node-state.js';
 import type { NodeReleases } from './node-state.js';
@@ -21,65 +21,9 @@ import {
   releaseHash,
   applyContentTimes,
 } from './release.js';
+import type { PushNodeResult, PushOptions, PushResult } from './push-types.js';
 import { pruneReleases } from './retention.js';
-
-export interface PushOptions extends SyncOptions {
-  /** Directory to publish (default: site.content). */
-  readonly content?: string;
-  /** List what would change per node; touch nothing. */
-  readonly dryRun?: boolean;
-  /** Switch the nodes whose upload succeeded even when others failed. */
-  readonly allowPartial?: boolean;
-  /** Releases kept per node (default: sync.keep). */
-  readonly keep?: number;
-  /** How long to wait for origins to report the release (default: sync.confirmTimeoutMs), ms. */
-  readonly confirmTimeoutMs?: number;
-  /** Upload bandwidth limit per node, KiB/s (rsync --bwlimit). */
-  readonly bwlimitKiBps?: number;
-  /**
-   * How unchanged files are recognised: `content-mtime` (default) sets each
-   * source file's mtime from its content hash and lets rsync compare size and
-   * mtime; `checksum` leaves the source alone and has rsync read every file on
-   * both sides (--checksum). Both survive a fresh git checkout.
-   */
-  readonly detect?: 'content-mtime' | 'checksum';
-  /** The push time that goes into the release id (tests). */
-  readonly now?: Date;
-}
-
-export interface PushNodeResult {
-  readonly node: string;
-  readonly label: string;
-  readonly state: NodeState;
-  /** Release `current` pointed at before the push. */
-  readonly previous: string | null;
-  /** Release `current` points at now (null when unknown). */
-  readonly current: string | null;
-  readonly filesTransferred: number;
-  readonly filesTotal: number;
-  readonly bytesSent: number;
-  readonly uploadMs: number;
-  /** `confirmed`, `no-origin` (warned), `mismatch` (failed), or `skipped`. */
-  readonly confirmation: 'confirmed' | 'no-origin' | 'mismatch' | 'skipped';
-  /** Releases removed by retention. */
-  readonly pruned: readonly string[];
-  /** rsync's itemized changes (dry runs only). */
-  readonly changes: readonly string[];
-  readonly error: SyncFailure | null;
-}
-
-export interface PushResult {
-  readonly ok: boolean;
-  readonly release: string;
-  readonly dryRun: boolean;
-  readonly files: number;
-  readonly bytes: number;
-  readonly nodes: readonly PushNodeResult[];
-  /** Spread between the first and last node's switch completing, ms (null when fewer than two switched). */
-  readonly switchSkewMs: number | null;
-  readonly durationMs: number;
-  readonly error: SyncFailure | null;
-}
+import { prepareSwitch } from './switch.js';
 
 /** Incomplete uploads reused as extra --link-dest sources (rsync allows 20; each costs a lookup per new file). */
 const MAX_PARTIAL_LINK_DESTS = 2;
@@ -90,8 +34,6 @@ interface Session {
   state: NodeState;
   releases: NodeReleases | null;
   result: Omit<PushNodeResult, 'node' | 'label' | 'state'>;
-  prepared: PreparedSwitch | null;
-  switchedAt: number | null;
 }
 
 /**
@@ -136,8 +78,6 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
       changes: [],
       error: null,
     },
-    prepared: null,
-    switchedAt: null,
   }));
   const setState = (s: Session, state: NodeState, message?: string) => {
     s.state = state;
@@ -268,51 +208,39 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     }
 
     // 4. Switch: prepare everywhere, then flip everywhere at once.
-    await Promise.all(
-      ready.map(async (s) => {
-        try {
-          s.prepared = await s.transport.prepareSwitchLink(
-            NODE_LAYOUT.current,
-            releaseDir(release),
-          );
-        } catch (e) {
-          fail(s, e);
-        }
-      }),
+    const byName = new Map(sessions.map((s) => [s.node.name, s]));
+    const round = await prepareSwitch(
+      ready.map((s) => ({ name: s.node.name, transport: s.transport })),
+      release,
     );
-    const unprepared = ready.filter((s) => s.state === 'failed');
-    if ((unprepared.length > 0 && !options.allowPartial) || options.signal?.aborted) {
-      await Promise.all(ready.flatMap((s) => (s.prepared ? [s.prepared.cancel()] : [])));
+    for (const [name, e] of round.unprepared) {
+      const s = byName.get(name);
+      if (s) fail(s, e);
+    }
+    if ((round.unprepared.size > 0 && !options.allowPartial) || options.signal?.aborted) {
+      await round.cancel();
       for (const s of ready) if (s.state !== 'failed') setState(s, 'not-switched');
       error = {
         code: 'OWNCDN_SYNC_PUSH_FAILED',
-        message: `switch to ${release} could not be prepared on ${unprepared.map((s) => s.node.name).join(', ') || 'every node (interrupted)'}; no node was switched`,
+        message: `switch to ${release} could not be prepared on ${[...round.unprepared.keys()].join(', ') || 'every node (interrupted)'}; no node was switched`,
       };
       return finish();
     }
-    const switching = ready.filter((s) => s.prepared);
-    for (const s of switching) setState(s, 'switching');
-    await Promise.all(
-      switching.map(async (s) => {
-        try {
-          await s.prepared?.commit();
-          s.switchedAt = performance.now();
-          s.result = { ...s.result, current: release };
-          setState(s, 'switched');
-        } catch (e) {
-          fail(s, e);
-        }
-      }),
-    );
-    const times = switching.flatMap((s) => (s.switchedAt === null ? [] : [s.switchedAt]));
-    if (times.length > 1)
-      switchSkewMs = Math.round((Math.max(...times) - Math.min(...times)) * 10) / 10;
-    const switched = switching.filter((s) => s.switchedAt !== null);
-    if (switched.length > 0)
+    for (const s of ready) if (s.state !== 'failed') setState(s, 'switching');
+    const outcome = await round.commit((name, e) => {
+      const s = byName.get(name);
+      if (!s) return;
+      if (e !== undefined) return fail(s, e);
+      s.result = { ...s.result, current: release };
+      setState(s, 'switched');
+    });
+    switchSkewMs = outcome.skewMs;
+    if (outcome.switchedAt.size > 0) {
       log.info(
-        { release, nodes: switched.map((s) => s.node.name), switchSkewMs },
+        { release, nodes: [...outcome.switchedAt.keys()], switchSkewMs },
         'release activated',
       );
+    }
 
     // 5. Confirm through origin, then prune.
     const live = sessions.filter((s) => s.result.current === release);

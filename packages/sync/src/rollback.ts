@@ -1,17 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import {
-  NODE_LAYOUT,
-  OwncdnError,
-  createSilentLogger,
-  createTransport,
-  selectNodes,
-} from '@owncdn/core';
-import type { Config, PreparedSwitch } from '@owncdn/core';
+import { OwncdnError, createSilentLogger, createTransport, selectNodes } from '@owncdn/core';
+import type { Config } from '@owncdn/core';
 import type { SyncEvent, SyncFailure, SyncOptions } from './events.js';
 import { confirmRelease, createHealthClient } from './health.js';
 import { readNodeReleases, toFailure } from './node-state.js';
 import type { NodeReleases } from './node-state.js';
-import { RELEASE_ID, releaseDir } from './release.js';
+import { RELEASE_ID } from './release.js';
+import { prepareSwitch } from './switch.js';
 
 export interface RollbackOptions extends SyncOptions {
   /** Release to switch to (default: the one before the current release). */
@@ -141,33 +136,42 @@ export async function rollback(
       };
     }
 
-    const prepared: PreparedSwitch[] = [];
-    try {
-      for (const p of await Promise.all(
-        sessions.map((s) =>
-          s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(release)),
-        ),
-      ))
-        prepared.push(p);
-    } catch (error) {
-      await Promise.all(prepared.map((p) => p.cancel()));
-      throw error;
+    const round = await prepareSwitch(
+      sessions.map((s) => ({ name: s.node.name, transport: s.transport })),
+      release,
+    );
+    const [unprepared] = round.unprepared.values();
+    if (round.unprepared.size > 0 || options.signal?.aborted) {
+      await round.cancel();
+      if (unprepared instanceof Error) throw unprepared;
+      throw new OwncdnError(
+        'OWNCDN_SYNC_PUSH_FAILED',
+        `rollback to ${release} was interrupted; no node was switched`,
+      );
     }
     for (const s of sessions) emit({ type: 'state', node: s.node.name, state: 'switching' });
-    const times = await Promise.all(
-      prepared.map(async (p, i) => {
-        await p.commit();
-        const node = sessions[i]?.node.name ?? '';
-        emit({ type: 'state', node, state: 'switched' });
-        return performance.now();
+    const outcome = await round.commit((node, e) =>
+      emit({
+        type: 'state',
+        node,
+        state: e === undefined ? 'switched' : 'failed',
+        ...(e === undefined ? {} : { message: toFailure(e).message }),
       }),
     );
-    const switchSkewMs =
-      times.length > 1 ? Math.round((Math.max(...times) - Math.min(...times)) * 10) / 10 : null;
+    const switchSkewMs = outcome.skewMs;
     log.info(
-      { release, nodes: sessions.map((s) => s.node.name), switchSkewMs },
+      { release, nodes: [...outcome.switchedAt.keys()], switchSkewMs },
       'release activated (rollback)',
     );
+    if (outcome.failed.size > 0) {
+      const failures = [...outcome.failed]
+        .map(([node, e]) => `${node}: ${toFailure(e).message}`)
+        .join('; ');
+      throw new OwncdnError(
+        'OWNCDN_SYNC_PUSH_FAILED',
+        `rollback to ${release} failed on some nodes (${failures}); the others switched: run owncdn sync status`,
+      );
+    }
 
     let error: SyncFailure | null = null;
     const confirmed = await Promise.all(
