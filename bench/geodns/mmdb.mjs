@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument -- plain JavaScript run by node: child-process output, JSON and createRequire give untyped values */
 // Converts the bundled country-only database (`country_code`) into the
 // GeoIP2-Country shape (`continent.code`, `country.iso_code`) that gdnsd's and
 // PowerDNS's geoip support read, using owncdn's country → continent table.

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument -- plain JavaScript run by node: child-process output, JSON and createRequire give untyped values */
 // owncdn geodns against the anchors of issue #4, side by side, with dnsperf:
 // gdnsd (geoip plugin), PowerDNS (geoip backend), Knot (plain zone) and a bare
 // node:dgram responder. Same converted .mmdb and continent map for the geo

@@ -225,18 +225,14 @@ const dnsSchema = z.strictObject({
 
 const c = DEFAULTS.certd;
 const certificateSchema = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[a-z0-9*][a-z0-9.*-]*$/, {
-      error: 'is not a certificate name (expected e.g. example.org)',
-    }),
+  name: z.string().regex(/^[a-z0-9*][a-z0-9.*-]*$/, {
+    error: 'is not a certificate name (expected e.g. example.org)',
+  }),
   names: z
     .array(
-      z
-        .string()
-        .refine((v) => isHostname(v, true), {
-          error: (iss) => `${quote(iss.input)} is not a host name`,
-        }),
+      z.string().refine((v) => isHostname(v, true), {
+        error: (iss) => `${quote(iss.input)} is not a host name`,
+      }),
     )
     .min(1),
   keyType: oneOf(KEY_TYPES, 'a key type').optional(),
