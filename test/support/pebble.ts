@@ -1,16 +1,12 @@
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { onTestFinished } from 'vitest';
+import { makePebbleApiCertificate, waitForTcp } from '../../packages/cli/src/demo/pebble.js';
 import { findFreePort } from './ports.js';
 import { startDaemon } from './process.js';
 import type { Daemon } from './process.js';
 import { makeTempDir } from './tmp.js';
-
-const run = promisify(execFile);
 
 /** A throwaway CA and a server certificate for 127.0.0.1/localhost, made with openssl. */
 export interface TestCa {
@@ -26,57 +22,7 @@ export interface TestCa {
  * by it, in `dir` (Debian's pebble ships no certificate for its API).
  */
 export async function makeTestCa(dir: string): Promise<TestCa> {
-  const caKey = join(dir, 'ca.key');
-  const caPath = join(dir, 'ca.pem');
-  const keyPath = join(dir, 'server.key');
-  const csrPath = join(dir, 'server.csr');
-  const certPath = join(dir, 'server.pem');
-  const extPath = join(dir, 'server.ext');
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  await run('openssl', [
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    caKey,
-    '-out',
-    caPath,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=owncdn test CA',
-  ]);
-  await run('openssl', [
-    'req',
-    ...ec,
-    '-keyout',
-    keyPath,
-    '-out',
-    csrPath,
-    '-subj',
-    '/CN=localhost',
-  ]);
-  await writeFile(
-    extPath,
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
-  );
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    csrPath,
-    '-CA',
-    caPath,
-    '-CAkey',
-    caKey,
-    '-CAcreateserial',
-    '-out',
-    certPath,
-    '-days',
-    '1',
-    '-extfile',
-    extPath,
-  ]);
+  const { caPath, certPath, keyPath } = await makePebbleApiCertificate(dir, 1);
   return { caPath, caPem: await readFile(caPath, 'utf8'), certPath, keyPath };
 }
 
@@ -268,23 +214,4 @@ export async function startChallTestSrv(options: ChallTestSrvOptions = {}): Prom
   };
   for (const [host, addresses] of Object.entries(options.a ?? {})) await srv.addA(host, addresses);
   return srv;
-}
-
-/** Connection attempts before giving up on a port whose owner said it is listening. */
-const TCP_ATTEMPTS = 200;
-
-/** Resolves once a TCP connection to host:port succeeds (retrying refusals a few ms apart). */
-async function waitForTcp(host: string, port: number): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host, port }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (attempt >= TCP_ATTEMPTS) throw new Error(`nothing listens on ${host}:${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

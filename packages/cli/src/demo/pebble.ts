@@ -25,21 +25,28 @@ export interface DemoPebble {
   readonly rootPath: string;
 }
 
+export interface PebbleApiCertificate {
+  /** The CA that signed the API certificate: what clients of Pebble's API trust. */
+  readonly caPath: string;
+  readonly certPath: string;
+  readonly keyPath: string;
+}
+
 /**
- * A CA for Pebble's own API certificate (Debian's pebble ships none), made
- * once with openssl and kept in the workspace. The demo's certd trusts it
- * through `certd.caCert`.
+ * Makes a CA and a `localhost`/`127.0.0.1` certificate signed by it, with
+ * openssl, in `dir`: Debian's pebble ships no certificate for its API.
  */
-async function ensureApiCertificate(
+export async function makePebbleApiCertificate(
   dir: string,
-): Promise<{ cert: string; key: string; ca: string }> {
-  const ca = join(dir, 'api-ca.pem');
-  const cert = join(dir, 'api-cert.pem');
-  const key = join(dir, 'api-key.pem');
-  if (existsSync(ca) && existsSync(cert) && existsSync(key)) return { cert, key, ca };
+  days: number,
+): Promise<PebbleApiCertificate> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  const caPath = join(dir, 'api-ca.pem');
+  const certPath = join(dir, 'api-cert.pem');
+  const keyPath = join(dir, 'api-key.pem');
   const caKey = join(dir, 'api-ca-key.pem');
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  const validity = ['-days', String(days)];
   await run('openssl', [
     'req',
     '-x509',
@@ -47,21 +54,20 @@ async function ensureApiCertificate(
     '-keyout',
     caKey,
     '-out',
-    ca,
-    '-days',
-    '3650',
+    caPath,
+    ...validity,
     '-subj',
-    '/CN=owncdn demo Pebble API CA',
+    '/CN=owncdn Pebble API CA',
   ]);
   await run('openssl', [
     'req',
     ...ec,
     '-keyout',
-    key,
+    keyPath,
     '-out',
     join(dir, 'api.csr'),
     '-subj',
-    '/CN=127.0.0.1',
+    '/CN=localhost',
   ]);
   await writeFile(
     join(dir, 'api.ext'),
@@ -73,22 +79,32 @@ async function ensureApiCertificate(
     '-in',
     join(dir, 'api.csr'),
     '-CA',
-    ca,
+    caPath,
     '-CAkey',
     caKey,
     '-CAcreateserial',
     '-out',
-    cert,
-    '-days',
-    '3650',
+    certPath,
+    ...validity,
     '-extfile',
     join(dir, 'api.ext'),
   ]);
-  return { cert, key, ca };
+  return { caPath, certPath, keyPath };
+}
+
+/** The demo keeps one API certificate in its workspace, made on the first run. */
+async function ensureApiCertificate(dir: string): Promise<PebbleApiCertificate> {
+  const existing = {
+    caPath: join(dir, 'api-ca.pem'),
+    certPath: join(dir, 'api-cert.pem'),
+    keyPath: join(dir, 'api-key.pem'),
+  };
+  if (Object.values(existing).every((path) => existsSync(path))) return existing;
+  return makePebbleApiCertificate(dir, 3650);
 }
 
 /** Resolves once something accepts TCP connections on host:port. */
-async function waitForTcp(host: string, port: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForTcp(host: string, port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const open = await new Promise<boolean>((resolve) => {
@@ -126,8 +142,8 @@ export async function startDemoPebble(options: {
       pebble: {
         listenAddress: `127.0.0.1:${options.acmePort}`,
         managementListenAddress: `127.0.0.1:${options.managementPort}`,
-        certificate: api.cert,
-        privateKey: api.key,
+        certificate: api.certPath,
+        privateKey: api.keyPath,
         httpPort: options.httpPort,
         tlsPort: 5001,
         ocspResponderURL: '',
@@ -151,7 +167,7 @@ export async function startDemoPebble(options: {
   await child.waitForLine(/ACME directory available/);
   await waitForTcp('127.0.0.1', options.acmePort);
   await waitForTcp('127.0.0.1', options.managementPort);
-  const agent = new Agent({ connect: { ca: await readFile(api.ca, 'utf8') } });
+  const agent = new Agent({ connect: { ca: await readFile(api.caPath, 'utf8') } });
   try {
     const response = await request(`https://127.0.0.1:${options.managementPort}/roots/0`, {
       dispatcher: agent,
