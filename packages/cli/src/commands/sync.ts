@@ -7,7 +7,6 @@ import {
   isOwncdnError,
 } from '@owncdn/core';
 import type { ErrorCode, Logger } from '@owncdn/core';
-import { push, rollback, status } from '@owncdn/sync';
 import type {
   NodeState,
   PushResult,
@@ -250,6 +249,8 @@ async function runAction<R extends { ok: boolean; error?: SyncFailure | null }>(
 
 /** `owncdn sync push|status|rollback`: publish, inspect and roll back releases on every node. */
 export function registerSync(program: Command, context: () => CommandContext): void {
+  // Loaded on use: `owncdn --help` and the other commands need not pay for it.
+  const syncPackage = () => import('@owncdn/sync');
   // The live lines on a terminal already show every event the library logs at
   // info and warn; its log lines would only scroll them away (--log-level
   // debug keeps them).
@@ -283,6 +284,7 @@ export function registerSync(program: Command, context: () => CommandContext): v
       ) => {
         const ctx = context();
         const config = await ctx.loadConfig();
+        const { push } = await syncPackage();
         const keep = parsePositive('--keep', flags.keep);
         const bwlimitKiBps = parsePositive('--bwlimit', flags.bwlimit);
         await runAction(
@@ -317,6 +319,7 @@ export function registerSync(program: Command, context: () => CommandContext): v
     .action(async (flags: CommonFlags) => {
       const ctx = context();
       const config = await ctx.loadConfig();
+      const { status } = await syncPackage();
       await runAction(
         ctx,
         flags,
@@ -357,6 +360,7 @@ export function registerSync(program: Command, context: () => CommandContext): v
     .action(async (flags: CommonFlags & { to?: string }) => {
       const ctx = context();
       const config = await ctx.loadConfig();
+      const { rollback } = await syncPackage();
       await runAction(
         ctx,
         flags,
