@@ -87,11 +87,15 @@ export async function confirmRelease(
 ): Promise<Confirmation> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
+    // Interrupted (Ctrl-C) after the switch: the release is live, only unconfirmed.
+    if (options.signal?.aborted)
+      return { status: 'no-origin', error: 'interrupted before origin confirmed' };
     const remaining = Math.max(1, deadline - Date.now());
     const answer = await probeOrigin(agent, config, node, {
       timeoutMs: Math.min(remaining, config.dns.health.timeoutMs),
       signal: options.signal,
-    });
+    }).catch(() => null); // only an abort throws: checked at the top of the loop
+    if (answer === null) continue;
     if (answer.reachable && answer.release === release) return { status: 'confirmed' };
     if (!answer.reachable && answer.error?.startsWith('ECONNREFUSED'))
       return { status: 'no-origin', error: answer.error };
@@ -100,6 +104,6 @@ export async function confirmRelease(
         ? { status: 'mismatch', served: answer.release }
         : { status: 'no-origin', error: answer.error ?? 'no answer' };
     }
-    await sleep(CONFIRM_POLL_MS, undefined, { signal: options.signal });
+    await sleep(CONFIRM_POLL_MS, undefined, { signal: options.signal }).catch(() => undefined); // abort: checked above
   }
 }

@@ -127,7 +127,11 @@ export async function hashSource(
   // keeps the event loop (signals, timers) responsive.
   for (let index = 0; index < entries.length; index++) {
     if (index % HASH_SLICE === 0) await yieldToLoop();
-    if (signal?.aborted) throw signal.reason;
+    if (signal?.aborted)
+      throw new OwncdnError(
+        'OWNCDN_SYNC_PUSH_FAILED',
+        'push interrupted while hashing the site; no node was touched',
+      );
     const entry = entries[index];
     if (!entry || entry.kind !== '-') continue;
     const path = join(source, entry.name);
