@@ -1,11 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Workspace packages resolve to their TypeScript sources (the `source` export
-// condition), so tests never run against a stale dist/. Tests that spawn the
-// `owncdn` program use dist/, which the global setup builds first.
+import { sourceResolution } from './vitest.shared.js';
+
 export default defineConfig({
-  resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source'] } },
+  ...sourceResolution,
   test: {
     projects: ['packages/*', 'test'],
     globalSetup: ['./test/support/global-setup.ts'],

@@ -1,6 +1,8 @@
 import { defineProject } from 'vitest/config';
+import { sourceResolution } from '../../vitest.shared.js';
 
 export default defineProject({
+  ...sourceResolution,
   // Each test runs a real Pebble and real origins on two shared cores: allow time, assert no durations.
   test: {
     name: 'certd',

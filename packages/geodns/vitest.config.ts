@@ -1,6 +1,8 @@
 import { defineProject } from 'vitest/config';
+import { sourceResolution } from '../../vitest.shared.js';
 
 export default defineProject({
+  ...sourceResolution,
   // Servers and dig processes share two busy cores: generous per-test limits, no timing assertions.
   test: {
     name: 'geodns',

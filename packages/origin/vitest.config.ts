@@ -1,6 +1,8 @@
 import { defineProject } from 'vitest/config';
+import { sourceResolution } from '../../vitest.shared.js';
 
 export default defineProject({
+  ...sourceResolution,
   test: {
     name: 'origin',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],

@@ -44,9 +44,20 @@ export function buildProgram(signal: AbortSignal): Command {
 /** Runs the CLI and exits the process with the status of the command (the only process.exit in owncdn). */
 export async function main(argv: readonly string[]): Promise<void> {
   const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // The first SIGINT/SIGTERM aborts the command's signal so it stops cleanly
+  // (children stopped, nothing half-switched); a second one quits at once.
+  // `process.on`, not `once`: execa's exit hook (signal-exit) re-raises a
+  // signal nobody else listens to, which would kill us before the cleanup.
+  let signals = 0;
+  const stop = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) return controller.abort();
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    process.kill(process.pid, signal);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   const program = buildProgram(controller.signal);
   let status: number = EXIT.ok;
   try {

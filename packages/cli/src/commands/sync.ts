@@ -230,20 +230,6 @@ async function runAction<R extends { ok: boolean; error?: SyncFailure | null }>(
   failure: (result: R) => SyncFailure | null,
 ): Promise<void> {
   const view = createProgressView(ctx, flags.json ?? false);
-  // The first Ctrl-C aborts ctx.signal (main.ts), and the push stops cleanly:
-  // no node switched, rsyncs ended. execa's exit hook (signal-exit) re-raises a
-  // signal that no other listener handles, which would kill the process before
-  // that; this listener counts as one. A second Ctrl-C still quits at once.
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals < 2) return;
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.kill(process.pid, signal);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   let result: R;
   try {
     result = await action(view.onEvent);
@@ -254,9 +240,6 @@ async function runAction<R extends { ok: boolean; error?: SyncFailure | null }>(
         `${JSON.stringify({ ok: false, error: { code: error.code, message: error.message } }, null, 2)}\n`,
       );
     throw error;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
   view.done();
   ctx.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : render(result));
