@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { OwncdnError } from '@owncdn/core';
-import { certdStatus, formatStatus, runCertdOnce, startCertd } from '@owncdn/certd';
 import type { CommandContext } from '../context.js';
 import { runUntilStopped } from '../daemon.js';
+
+/** Loaded on use, so other commands do not pay for acme-client at start-up. */
+const loadCertd = () => import('@owncdn/certd');
 
 /** `owncdn certd [--once]` and `owncdn certd status`: obtain, renew and deploy the site certificates over ACME. */
 export function registerCertd(program: Command, context: () => CommandContext): void {
@@ -17,6 +19,7 @@ export function registerCertd(program: Command, context: () => CommandContext): 
       const ctx = context();
       const config = await ctx.loadConfig();
       if (flags.once) {
+        const { runCertdOnce } = await loadCertd();
         const result = await runCertdOnce(config, { log: ctx.log, signal: ctx.signal });
         if (!result.ok) {
           const problems = result.certificates.flatMap((c) => [
@@ -32,6 +35,7 @@ export function registerCertd(program: Command, context: () => CommandContext): 
         }
         return;
       }
+      const { startCertd } = await loadCertd();
       const service = await startCertd(config, { log: ctx.log, signal: ctx.signal });
       await runUntilStopped(service, ctx.signal, ctx.log);
     });
@@ -42,6 +46,7 @@ export function registerCertd(program: Command, context: () => CommandContext): 
     )
     .action(async () => {
       const ctx = context();
+      const { certdStatus, formatStatus } = await loadCertd();
       const status = await certdStatus(await ctx.loadConfig());
       ctx.stdout.write(formatStatus(status));
       // Non-zero without an error message: the table already says what is wrong.

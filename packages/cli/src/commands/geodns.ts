@@ -1,5 +1,4 @@
 import { OwncdnError } from '@owncdn/core';
-import { startGeodns } from '@owncdn/geodns';
 import type { RunningGeodns } from '@owncdn/geodns';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
@@ -58,6 +57,7 @@ export function registerGeodns(program: Command, context: () => CommandContext):
       let service: RunningGeodns;
       try {
         const config = await ctx.loadConfig();
+        const { startGeodns } = await import('@owncdn/geodns');
         service = await startGeodns(config, {
           log: ctx.log,
           signal: ctx.signal,

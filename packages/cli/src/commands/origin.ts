@@ -1,7 +1,6 @@
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { OwncdnError } from '@owncdn/core';
-import { startOrigin } from '@owncdn/origin';
 import type { OriginOptions } from '@owncdn/origin';
 import { VERSION } from '../context.js';
 import type { CommandContext } from '../context.js';
@@ -63,6 +62,7 @@ export function registerOrigin(program: Command, context: () => CommandContext):
         accessLog: flags.accessLog,
         version: VERSION,
       };
+      const { startOrigin } = await import('@owncdn/origin');
       const origin = await startOrigin(options, {
         log: ctx.log,
         signal: ctx.signal,
