@@ -9,6 +9,9 @@ import { createContext, VERSION } from './context.js';
 import type { CommandContext, GlobalOptions } from './context.js';
 import { EXIT, reportError } from './exit.js';
 
+/** Signals this close to the first are copies of it (see main), not a second Ctrl-C. */
+const SAME_SIGNAL_MS = 500;
+
 /** Builds the `owncdn` program; `context()` is valid inside an action. */
 export function buildProgram(signal: AbortSignal): Command {
   const program = new Command('owncdn');
@@ -48,10 +51,15 @@ export async function main(argv: readonly string[]): Promise<void> {
   // (children stopped, nothing half-switched); a second one quits at once.
   // `process.on`, not `once`: execa's exit hook (signal-exit) re-raises a
   // signal nobody else listens to, which would kill us before the cleanup.
-  let signals = 0;
+  let firstSignalMs = 0;
   const stop = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) return controller.abort();
+    if (firstSignalMs === 0) {
+      firstSignalMs = Date.now();
+      return controller.abort();
+    }
+    // `timeout` and some supervisors signal the process and then its group:
+    // a copy arriving at once is the same request, not an impatient second one.
+    if (Date.now() - firstSignalMs < SAME_SIGNAL_MS) return;
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     process.kill(process.pid, signal);
