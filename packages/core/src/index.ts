@@ -22,6 +22,7 @@ export type {
   SyncConfig,
 } from './config/types.js';
 export { DEFAULTS, ACME_DIRECTORIES } from './config/defaults.js';
+export { defaultOriginConfig } from './config/normalise.js';
 export { isInZone, absoluteName } from './config/rules.js';
 export { isHostname } from './config/schema.js';
 export {

@@ -1,14 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { isIP } from 'node:net';
-import {
-  DEFAULTS,
-  NODE_LAYOUT,
-  OwncdnError,
-  findNode,
-  parseDuration,
-  parseSize,
-} from '@owncdn/core';
+import { NODE_LAYOUT, defaultOriginConfig, OwncdnError, findNode } from '@owncdn/core';
 import type { Config, OriginConfig } from '@owncdn/core';
 
 /** What `startOrigin` is asked to serve: a node of owncdn.yaml, or any directory. */
@@ -66,34 +59,6 @@ export interface Settings {
   readonly workers: number;
   readonly version: string;
   readonly settleMs: number;
-}
-
-/** The origin section with every default applied, for `--dir` without a config file. */
-export function defaultOriginConfig(): OriginConfig {
-  const o = DEFAULTS.origin;
-  const ms = (text: string): number => parseDuration(text) ?? 0;
-  const bytes = (text: string): number => parseSize(text) ?? 0;
-  return {
-    http: o.http,
-    https: o.https,
-    bind: o.bind,
-    admin: null,
-    healthPath: o.healthPath,
-    metricsPath: o.metricsPath,
-    workers: o.workers,
-    maxMemoryFileBytes: bytes(o.maxMemoryFileSize),
-    trailingSlash: o.trailingSlash,
-    redirectHttps: o.redirectHttps,
-    headers: [],
-    accessLog: o.accessLog,
-    accessLogFormat: o.accessLogFormat,
-    maxHeaderBytes: bytes(o.maxHeaderSize),
-    maxUrlBytes: bytes(o.maxUrlLength),
-    headersTimeoutMs: ms(o.headersTimeout),
-    requestTimeoutMs: ms(o.requestTimeout),
-    keepAliveTimeoutMs: ms(o.keepAliveTimeout),
-    drainTimeoutMs: ms(o.drainTimeout),
-  };
 }
 
 /** Splits `host:port` or `[v6]:port`; throws OWNCDN_USAGE when it is neither. */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, OwncdnError } from '../errors.js';
 import { loadConfig, parseConfig } from './load.js';
+import { defaultOriginConfig } from './normalise.js';
 
 const EXAMPLE = join(import.meta.dirname, '../../../../examples/owncdn.yaml');
 
@@ -71,6 +72,16 @@ describe('loadConfig', () => {
       mname: 'ns1.example.org',
       rname: 'hostmaster.example.org',
       minimumS: 300,
+    });
+  });
+
+  it('gives origin without a config the same defaults as a file with no origin section', () => {
+    expect(defaultOriginConfig()).toEqual(parseConfig(MINIMAL, '/srv/site/owncdn.yaml').origin);
+    expect(defaultOriginConfig()).toMatchObject({
+      http: 80,
+      https: 443,
+      maxMemoryFileBytes: 8 * 1024 * 1024,
+      headersTimeoutMs: 10_000,
     });
   });
 

@@ -2,8 +2,9 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseDuration, parseSize } from '../duration.js';
 import { ACME_DIRECTORIES, DEFAULTS } from './defaults.js';
 import { absoluteName } from './rules.js';
+import { originSchema } from './schema.js';
 import type { RawConfig } from './schema.js';
-import type { Config, NodeConfig, StaticRecord } from './types.js';
+import type { Config, NodeConfig, OriginConfig, StaticRecord } from './types.js';
 
 /** Milliseconds of a duration the schema already accepted. */
 function ms(text: string): number {
@@ -55,28 +56,7 @@ export function normaliseConfig(raw: RawConfig, file: string, dir: string): Conf
       options: raw.ssh.options,
       connectTimeoutMs: ms(raw.ssh.connectTimeout),
     },
-    origin: {
-      http: o.http,
-      https: o.https,
-      bind: o.bind,
-      admin: o.admin,
-      healthPath: o.healthPath,
-      metricsPath: o.metricsPath,
-      workers: o.workers,
-      maxMemoryFileBytes: bytes(o.maxMemoryFileSize),
-      trailingSlash: o.trailingSlash,
-      redirectHttps: o.redirectHttps,
-      headers: o.headers,
-      accessLog:
-        o.accessLog === 'off' || o.accessLog === 'stdout' ? o.accessLog : path(o.accessLog),
-      accessLogFormat: o.accessLogFormat,
-      maxHeaderBytes: bytes(o.maxHeaderSize),
-      maxUrlBytes: bytes(o.maxUrlLength),
-      headersTimeoutMs: ms(o.headersTimeout),
-      requestTimeoutMs: ms(o.requestTimeout),
-      keepAliveTimeoutMs: ms(o.keepAliveTimeout),
-      drainTimeoutMs: ms(o.drainTimeout),
-    },
+    origin: normaliseOrigin(raw.origin, path),
     dns: {
       nameservers: d.nameservers.map((ns) => ({
         name: ns.name.toLowerCase().replace(/\.$/, ''),
@@ -143,6 +123,36 @@ export function normaliseConfig(raw: RawConfig, file: string, dir: string): Conf
       confirmTimeoutMs: ms(raw.sync.confirmTimeout),
     },
   };
+}
+
+/** The origin section in runtime units; `path` makes a relative access-log path absolute. */
+export function normaliseOrigin(o: RawConfig['origin'], path: (p: string) => string): OriginConfig {
+  return {
+    http: o.http,
+    https: o.https,
+    bind: o.bind,
+    admin: o.admin,
+    healthPath: o.healthPath,
+    metricsPath: o.metricsPath,
+    workers: o.workers,
+    maxMemoryFileBytes: bytes(o.maxMemoryFileSize),
+    trailingSlash: o.trailingSlash,
+    redirectHttps: o.redirectHttps,
+    headers: o.headers,
+    accessLog: o.accessLog === 'off' || o.accessLog === 'stdout' ? o.accessLog : path(o.accessLog),
+    accessLogFormat: o.accessLogFormat,
+    maxHeaderBytes: bytes(o.maxHeaderSize),
+    maxUrlBytes: bytes(o.maxUrlLength),
+    headersTimeoutMs: ms(o.headersTimeout),
+    requestTimeoutMs: ms(o.requestTimeout),
+    keepAliveTimeoutMs: ms(o.keepAliveTimeout),
+    drainTimeoutMs: ms(o.drainTimeout),
+  };
+}
+
+/** The origin section with every default applied, for `owncdn origin --dir` without a config file. */
+export function defaultOriginConfig(): OriginConfig {
+  return deepFreeze(normaliseOrigin(originSchema.parse({}), (p) => resolve(p)));
 }
 
 /** Freezes an object and everything reachable from it (fastify freezes its options the same way). */

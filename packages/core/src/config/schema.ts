@@ -121,7 +121,7 @@ const sshSchema = z.strictObject({
 });
 
 const o = DEFAULTS.origin;
-const originSchema = z.strictObject({
+export const originSchema = z.strictObject({
   http: port.default(o.http),
   https: port.default(o.https),
   bind: z
