@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
-import { watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isAlive, startDaemon } from '../../../test/support/process.js';
@@ -29,17 +28,16 @@ function owncdn(
   });
 }
 
-/** Resolves with the content of `file` once it exists and is not empty (fs.watch on its directory: no polling). */
-async function waitForFile(file: string): Promise<string> {
-  const watcher = watch(dirname(file));
-  try {
-    for (;;) {
-      const text = await readFile(file, 'utf8').catch(() => '');
-      if (text.endsWith('\n')) return text;
-      await new Promise((resolve) => watcher.once('change', resolve));
-    }
-  } finally {
-    watcher.close();
+/** Resolves with the content of `file` once a whole line is written to it. */
+async function waitForFile(file: string, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (text.endsWith('\n')) return text;
+    if (Date.now() > deadline) throw new Error(`${file} was not written within ${timeoutMs} ms`);
+    // Polled: an fs.watch event fired between a read and re-arming a
+    // one-shot listener is lost, and the wait would never end.
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
