@@ -79,16 +79,8 @@ export class Responder {
       this.metrics.continents[this.#geo.continent]! += 1;
     }
     if (response === undefined) return null;
-    if (udp && this.state.rrl) {
-      this.#clientOf(address);
-      const action = this.state.rrl.check(
-        this.#client.family,
-        this.#client.hi,
-        this.#client.lo,
-        entry.id * 8 + cls,
-      );
-      if (action !== RRL.SEND) return this.#limited(buf, q, action, entry.rcode);
-    }
+    const action = this.#rateCheck(udp, address, entry.id * 8 + cls);
+    if (action !== RRL.SEND) return this.#limited(buf, q, action, entry.rcode);
     this.metrics.countQuery(q.qtype, entry.rcode);
     return this.#finish(buf, q, response, scope, udp);
   }
@@ -128,16 +120,8 @@ export class Responder {
         break;
       }
     }
-    if (udp && this.state.rrl) {
-      this.#clientOf(address);
-      const action = this.state.rrl.check(
-        this.#client.family,
-        this.#client.hi,
-        this.#client.lo,
-        snapshot.nxdomainId * 8,
-      );
-      if (action !== RRL.SEND) return this.#limited(buf, q, action, RCODE.NXDOMAIN);
-    }
+    const action = this.#rateCheck(udp, address, snapshot.nxdomainId * 8);
+    if (action !== RRL.SEND) return this.#limited(buf, q, action, RCODE.NXDOMAIN);
     this.metrics.countQuery(q.qtype, RCODE.NXDOMAIN);
     const soa = snapshot.nxdomainSoa;
     const questionBytes = q.questionEnd - 12;
@@ -178,16 +162,8 @@ export class Responder {
       scope = this.#geo.scope;
       this.metrics.continents[this.#geo.continent]! += 1;
     }
-    if (udp && this.state.rrl) {
-      this.#clientOf(address);
-      const action = this.state.rrl.check(
-        this.#client.family,
-        this.#client.hi,
-        this.#client.lo,
-        entry.id * 8 + cls,
-      );
-      if (action !== RRL.SEND) return this.#limited(buf, q, action, entry.rcode);
-    }
+    const action = this.#rateCheck(udp, address, entry.id * 8 + cls);
+    if (action !== RRL.SEND) return this.#limited(buf, q, action, entry.rcode);
     this.metrics.countQuery(q.qtype, entry.rcode);
     const tail = entry.tails[cls] ?? entry.tails[0];
     if (tail === undefined) return null;
@@ -346,6 +322,14 @@ export class Responder {
     // RFC 6891 §6.1.3: BADVERS is 16, carried as 1 in the OPT's extended RCODE with 0 in the header.
     this.#writeOpt(buf, q, out, body, rcode >> 4, 0);
     return out;
+  }
+
+  /** The RRL verdict for this answer to this client (as Knot's and BIND's RRL: TCP answers are never limited). */
+  #rateCheck(udp: boolean, address: string, answerKey: number): number {
+    const rrl = this.state.rrl;
+    if (!udp || !rrl) return RRL.SEND;
+    this.#clientOf(address);
+    return rrl.check(this.#client.family, this.#client.hi, this.#client.lo, answerKey);
   }
 
   #limited(buf: Buffer, q: Query, action: number, rcode: number): Buffer | null {
