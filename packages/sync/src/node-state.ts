@@ -1,5 +1,5 @@
 import { NODE_LAYOUT, isOwncdnError } from '@owncdn/core';
-import type { NodeTransport } from '@owncdn/core';
+import type { Logger, NodeConfig, NodeTransport } from '@owncdn/core';
 import { RELEASE_ID } from './release.js';
 import type { SyncFailure } from './events.js';
 
@@ -46,4 +46,20 @@ export async function readNodeReleases(transport: NodeTransport): Promise<NodeRe
 export function toFailure(error: unknown): SyncFailure {
   if (isOwncdnError(error)) return { code: error.code, message: error.message };
   throw error;
+}
+
+/** Closes every node's connection; a failure to close is logged, never thrown (the push's outcome stands). */
+export async function closeTransports(
+  sessions: readonly { readonly node: NodeConfig; readonly transport: NodeTransport }[],
+  log: Logger,
+): Promise<void> {
+  await Promise.all(
+    sessions.map((s) =>
+      s.transport
+        .close()
+        .catch((e: unknown) =>
+          log.warn({ node: s.node.name, err: e }, 'closing the connection failed'),
+        ),
+    ),
+  );
 }

@@ -10,7 +10,7 @@ import {
 import type { Config, NodeConfig, NodeTransport } from '@owncdn/core';
 import type { NodeState, SyncEvent, SyncFailure } from './events.js';
 import { confirmRelease, createHealthClient } from './health.js';
-import { readNodeReleases, toFailure } from './node-state.js';
+import { closeTransports, readNodeReleases, toFailure } from './node-state.js';
 import type { NodeReleases } from './node-state.js';
 import {
   completeMarker,
@@ -303,15 +303,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     }
     return finish();
   } finally {
-    await Promise.all(
-      sessions.map((s) =>
-        s.transport
-          .close()
-          .catch((e: unknown) =>
-            log.warn({ node: s.node.name, err: e }, 'closing the connection failed'),
-          ),
-      ),
-    );
+    await closeTransports(sessions, log);
     await agent.close();
   }
 

@@ -3,7 +3,7 @@ import { OwncdnError, createSilentLogger, createTransport, selectNodes } from '@
 import type { Config } from '@owncdn/core';
 import type { SyncEvent, SyncFailure, SyncOptions } from './events.js';
 import { confirmRelease, createHealthClient } from './health.js';
-import { readNodeReleases, toFailure } from './node-state.js';
+import { closeTransports, readNodeReleases, toFailure } from './node-state.js';
 import type { NodeReleases } from './node-state.js';
 import { RELEASE_ID } from './release.js';
 import { prepareSwitch } from './switch.js';
@@ -216,15 +216,7 @@ export async function rollback(
       error,
     };
   } finally {
-    await Promise.all(
-      sessions.map((s) =>
-        s.transport
-          .close()
-          .catch((e: unknown) =>
-            log.warn({ node: s.node.name, err: e }, 'closing the connection failed'),
-          ),
-      ),
-    );
+    await closeTransports(sessions, log);
     await agent.close();
   }
 }
