@@ -124,14 +124,26 @@ function sendText(
   text: string,
   extra?: OutgoingHttpHeaders,
 ): void {
-  const body = Buffer.from(text);
+  sendNoStore(state, res, status, 'text/plain; charset=utf-8', Buffer.from(text), false, extra);
+}
+
+/** A generated answer that must never be cached (errors, health, metrics, challenges). */
+function sendNoStore(
+  state: ServingState,
+  res: Reply,
+  status: number,
+  contentType: string,
+  body: Buffer,
+  isHead: boolean,
+  extra?: OutgoingHttpHeaders,
+): void {
   const headers = baseHeaders(state);
-  headers['content-type'] = 'text/plain; charset=utf-8';
+  headers['content-type'] = contentType;
   headers['content-length'] = body.length;
   headers['cache-control'] = 'no-store';
   if (extra) Object.assign(headers, extra);
   res.writeHead(status, headers);
-  res.end(body);
+  res.end(isHead ? undefined : body);
   countResponse(state.counters, status, body.length);
 }
 
@@ -146,29 +158,15 @@ function sendRedirect(state: ServingState, res: Reply, status: number, location:
 
 function sendHealth(state: ServingState, req: Ask, res: Reply): void {
   const { status, body } = renderHealth(healthFacts(state));
-  const bytes = Buffer.from(body);
-  const headers = baseHeaders(state);
-  headers['content-type'] = 'application/json';
-  headers['content-length'] = bytes.length;
-  headers['cache-control'] = 'no-store';
-  res.writeHead(status, headers);
-  res.end(req.method === 'HEAD' ? undefined : bytes);
-  countResponse(state.counters, status, bytes.length);
+  sendNoStore(state, res, status, 'application/json', Buffer.from(body), req.method === 'HEAD');
 }
 
 function sendMetrics(state: ServingState, req: Ask, res: Reply): void {
   state.gatherCounters().then(
     (counters) => {
-      const bytes = Buffer.from(
-        renderMetrics(healthFacts(state), counters, state.settings.workers),
-      );
-      const headers = baseHeaders(state);
-      headers['content-type'] = 'text/plain; version=0.0.4; charset=utf-8';
-      headers['content-length'] = bytes.length;
-      headers['cache-control'] = 'no-store';
-      res.writeHead(200, headers);
-      res.end(req.method === 'HEAD' ? undefined : bytes);
-      countResponse(state.counters, 200, bytes.length);
+      const text = renderMetrics(healthFacts(state), counters, state.settings.workers);
+      const type = 'text/plain; version=0.0.4; charset=utf-8';
+      sendNoStore(state, res, 200, type, Buffer.from(text), req.method === 'HEAD');
     },
     (error: unknown) => {
       state.log.warn({ err: error }, 'metrics unavailable');
@@ -187,13 +185,7 @@ function sendChallenge(
   answerChallenge(root, token).then(
     (answer) => {
       if (answer === null) return sendText(state, res, 404, 'no such challenge\n');
-      const headers = baseHeaders(state);
-      headers['content-type'] = 'text/plain';
-      headers['content-length'] = answer.length;
-      headers['cache-control'] = 'no-store';
-      res.writeHead(200, headers);
-      res.end(req.method === 'HEAD' ? undefined : answer);
-      countResponse(state.counters, 200, answer.length);
+      sendNoStore(state, res, 200, 'text/plain', answer, req.method === 'HEAD');
     },
     (error: unknown) => {
       // An unreadable challenge file is a node problem certd will report as a failed order.
