@@ -1,28 +1,12 @@
-import { spawn } from 'node:child_process';
 import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeSite } from '../../../test/support/tmp.js';
+import { runCli } from '../../cli/test/run-cli.js';
 import { NODE_NAMES, startCluster } from './fixture.js';
 
-/** The built `owncdn` program (the vitest global setup builds dist/ first). */
-const OWNCDN_BIN = join(import.meta.dirname, '..', '..', 'cli', 'bin', 'owncdn.js');
-
-function owncdn(
-  args: readonly string[],
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [OWNCDN_BIN, ...args, '--log-level', 'silent'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+/** `owncdn …args` with logs silenced: stdout carries the result, stderr only errors. */
+const owncdn = (args: readonly string[]) => runCli([...args, '--log-level', 'silent']);
 
 describe('owncdn sync', { timeout: 60_000 }, () => {
   it('push --json prints one result object; status --json reports a node that is down and exits 1', async () => {
