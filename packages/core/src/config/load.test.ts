@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, writeFile, chmod } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, OwncdnError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { loadConfig, parseConfig } from './load.js';
 import { defaultOriginConfig } from './normalise.js';
 
@@ -114,26 +114,12 @@ describe('loadConfig', () => {
     });
   });
 
-  it('reports a directory and an unreadable file', async () => {
+  it('reports a directory given as the config', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'owncdn-config-'));
     await expect(loadConfig(dir)).rejects.toMatchObject({
       code: 'OWNCDN_CONFIG_UNREADABLE',
       message: `${dir}: is a directory (expected an owncdn.yaml file)`,
     });
-    const file = join(dir, 'owncdn.yaml');
-    await writeFile(file, MINIMAL);
-    await chmod(file, 0o000);
-    // root reads any file regardless of mode; only check the message when the read really fails.
-    const result = await loadConfig(file).then(
-      () => null,
-      (error: unknown) => error,
-    );
-    if (result !== null)
-      expect(result).toMatchObject({
-        code: 'OWNCDN_CONFIG_UNREADABLE',
-        message: `${file}: cannot be read (EACCES)`,
-      });
-    expect(result === null || result instanceof OwncdnError).toBe(true);
   });
 
   it('reports YAML syntax errors with their line', () => {
@@ -251,10 +237,5 @@ describe('loadConfig', () => {
       'owncdn.yaml:18 certd.certificates[0].names[0]: "*.example.test" is a wildcard, which needs challenge: dns-01',
       'owncdn.yaml:18 certd.certificates[0].names[1]: "other.example.test" is not one of site.names (expected a name the nodes answer for)',
     ]);
-  });
-
-  it('reads the example file from disk exactly as committed', async () => {
-    const text = await readFile(EXAMPLE, 'utf8');
-    expect(text).toContain('name: fr');
   });
 });
