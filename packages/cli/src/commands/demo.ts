@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
-import { runDemo } from '../demo/run-demo.js';
 
 /** `owncdn demo`: the whole CDN on this machine, three regions on loopback. */
 export function registerDemo(program: Command, context: () => CommandContext): void {
@@ -19,6 +18,8 @@ export function registerDemo(program: Command, context: () => CommandContext): v
     .addHelpText('after', '\nCtrl-C stops every process the demo started.')
     .action(async (options: { dir: string; tour: boolean; json?: boolean }) => {
       const ctx = context();
+      // Loaded on use: the demo pulls in undici and log-update, which other commands need not pay for.
+      const { runDemo } = await import('../demo/run-demo.js');
       await runDemo({
         dir: options.dir,
         tour: options.tour,

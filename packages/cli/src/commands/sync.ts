@@ -16,7 +16,6 @@ import type {
   SyncFailure,
 } from '@owncdn/sync';
 import type { Command } from 'commander';
-import { createLogUpdate } from 'log-update';
 import type { CommandContext, GlobalOptions } from '../context.js';
 
 /** Redraw the live lines at most this often: rsync reports progress many times a second per node. */
@@ -72,10 +71,10 @@ interface NodeLine {
  * Shows progress: on a terminal, one live line per node (redrawn); otherwise
  * one plain line per state change. `--json` shows nothing until the result.
  */
-function createProgressView(
+async function createProgressView(
   ctx: CommandContext,
   json: boolean,
-): { onEvent: (event: SyncEvent) => void; done: () => void } {
+): Promise<{ onEvent: (event: SyncEvent) => void; done: () => void }> {
   if (json) return { onEvent: () => undefined, done: () => undefined };
   if (!ctx.isTTY) {
     return {
@@ -95,6 +94,8 @@ function createProgressView(
   }
   const lines = new Map<string, NodeLine>();
   const notes: string[] = [];
+  // Only a terminal redraws lines; loading log-update (~0.1 s) elsewhere would only slow a push down.
+  const { createLogUpdate } = await import('log-update');
   const live = createLogUpdate(ctx.stdout);
   let timer: NodeJS.Timeout | null = null;
   const draw = () => {
@@ -229,7 +230,7 @@ async function runAction<R extends { ok: boolean; error?: SyncFailure | null }>(
   render: (result: R) => string,
   failure: (result: R) => SyncFailure | null,
 ): Promise<void> {
-  const view = createProgressView(ctx, flags.json ?? false);
+  const view = await createProgressView(ctx, flags.json ?? false);
   let result: R;
   try {
     result = await action(view.onEvent);

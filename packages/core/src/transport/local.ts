@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { execa } from 'execa';
+import { loadExeca } from './exec.js';
 import {
   syncDirectory as fsyncDirectory,
   temporarySibling,
@@ -234,6 +234,7 @@ export function createLocalTransport(node: NodeConfig, log: Logger): NodeTranspo
     prepareSwitchLink,
 
     async run(command: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}) {
+      const execa = await loadExeca();
       const result = await execa(command, {
         shell: true,
         cwd: root,

@@ -184,7 +184,7 @@ export function createRemoteTransport(
     ];
     // Held until commit or cancel: behind rrsync the waiting rsync holds its lock.
     const release = await acquire();
-    const started = startRsync(args);
+    const started = await startRsync(args);
     let done = false;
     const finish = async (list: string) => {
       if (done) return null;

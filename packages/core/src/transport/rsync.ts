@@ -1,4 +1,5 @@
-import { execa } from 'execa';
+import type { execa } from 'execa';
+import { loadExeca } from './exec.js';
 import type { TransferProgress, TransferResult } from './types.js';
 import { PROCESS_ENV } from './ssh.js';
 
@@ -40,17 +41,18 @@ export async function runRsync(
   args: readonly string[],
   options: RunRsyncOptions = {},
 ): Promise<RsyncRun> {
-  return startRsync(args, { ...options, input: options.input ?? '' }).finished;
+  return (await startRsync(args, { ...options, input: options.input ?? '' })).finished;
 }
 
 /**
  * Starts rsync; without `input`, its stdin stays open for the caller (for a
  * `--files-from=-` list written later: the transfer is connected and waits).
  */
-export function startRsync(
+export async function startRsync(
   args: readonly string[],
   options: RunRsyncOptions = {},
-): { stdin: NodeJS.WritableStream | null; finished: Promise<RsyncRun> } {
+): Promise<{ stdin: NodeJS.WritableStream | null; finished: Promise<RsyncRun> }> {
+  const execa = await loadExeca();
   const child = execa('rsync', args, {
     reject: false,
     env: PROCESS_ENV,

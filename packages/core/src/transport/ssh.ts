@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { loadExeca } from './exec.js';
 import type { Config, NodeConfig } from '../config/types.js';
 import { OwncdnError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -136,6 +136,7 @@ export class SshSession {
       this.target,
     ];
     this.#log.debug({ node: this.#label, args }, 'ssh connect');
+    const execa = await loadExeca();
     const result = await execa('ssh', args, {
       stdin: 'ignore',
       stdout: 'ignore',
@@ -160,6 +161,7 @@ export class SshSession {
     options: { signal?: AbortSignal; timeoutMs?: number; input?: string } = {},
   ) {
     await this.connect();
+    const execa = await loadExeca();
     return execa('ssh', [...this.commandArgs(), this.target, '--', command], {
       reject: false,
       env: PROCESS_ENV,
@@ -176,6 +178,7 @@ export class SshSession {
     const dir = this.#controlDir;
     if (this.#master) {
       await this.#master.catch(() => undefined); // a failed connect already reported its error
+      const execa = await loadExeca();
       await execa('ssh', [...this.#baseArgs(), '-O', 'exit', this.target], {
         reject: false,
         env: PROCESS_ENV,
