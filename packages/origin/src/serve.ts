@@ -111,7 +111,12 @@ export async function startServing(
         );
       return;
     }
-    if (!force && state.site?.dir === real) return;
+    // A recycled tree (sync reuses old ones) can hold a new release under the same path: compare ids too.
+    const release =
+      settings.mode === 'node'
+        ? await releaseId(settings.siteDir, real)
+        : basename(settings.siteDir);
+    if (!force && state.site?.dir === real && state.release === release) return;
     const started = performance.now();
     try {
       const options = {
@@ -126,7 +131,6 @@ export async function startServing(
         (changed && previous?.dir === real
           ? await updateSite(previous, settings.siteDir, changed, options)
           : null) ?? (await buildSite(real, options, previous));
-      const release = settings.mode === 'node' ? releaseId(real) : basename(settings.siteDir);
       // One synchronous swap: a request sees the old snapshot or the new one, never a mix.
       state.site = site;
       state.release = release;
@@ -217,6 +221,7 @@ export async function startServing(
       const certsDir = join(root, NODE_LAYOUT.certs);
       const skip = [
         join(root, NODE_LAYOUT.releases),
+        join(root, NODE_LAYOUT.trees),
         join(root, NODE_LAYOUT.acmeChallenge),
         join(root, NODE_LAYOUT.acmeThumbprint),
       ];

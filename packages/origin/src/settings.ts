@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { readlink } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { NODE_LAYOUT, defaultOriginConfig, OwncdnError, findNode } from '@owncdn/core';
@@ -161,7 +162,12 @@ export function bindHosts(bind: string, ipv4: string, ipv6: string | null): stri
   return [bind];
 }
 
-/** The release id of a served directory: the name of the directory `current` points to. */
-export function releaseId(realDir: string): string {
-  return basename(realDir);
+/**
+ * The release id a node serves: the name `current` links to (`releases/<id>`,
+ * itself a link to the tree `trees/<n>` holding the files; DESIGN.md), or,
+ * for a `current` that is not a link, the name of the directory it resolves to.
+ */
+export async function releaseId(currentPath: string, realDir: string): Promise<string> {
+  const target = await readlink(currentPath).catch(() => null);
+  return target === null ? basename(realDir) : basename(target.replace(/\/+$/, ''));
 }
