@@ -3,7 +3,11 @@
  * that reads or writes a node names these paths from here, never by hand.
  *
  * <root>/
- *   releases/<id>/                 one directory per published release
+ *   trees/<n>/                     release contents; a tree no release names is a
+ *                                  spare that the next push uploads into (recycled)
+ *   releases/<id> -> ../trees/<n>  one link per complete release (its existence is
+ *                                  the completion mark); older nodes: a directory
+ *                                  plus a releases/<id>.complete marker
  *   current -> releases/<id>       switched atomically (rename of a symlink)
  *   certs/<name>/fullchain.pem     written by certd as a set: certs/<name> is a
  *   certs/<name>/privkey.pem       symlink to a versioned directory, flipped atomically
@@ -12,6 +16,7 @@
  */
 export const NODE_LAYOUT = {
   releases: 'releases',
+  trees: 'trees',
   current: 'current',
   certs: 'certs',
   fullchain: 'fullchain.pem',

@@ -223,7 +223,9 @@ export function createLocalTransport(node: NodeConfig, log: Logger): NodeTranspo
             : info.isSymbolicLink()
               ? 'symlink'
               : 'other';
-        entries.push({ name, type, size: info.size });
+        const target =
+          type === 'symlink' ? await readlink(join(absolute, name)).catch(() => null) : null;
+        entries.push({ name, type, size: info.size, ...(target === null ? {} : { target }) });
       }
       return entries;
     },

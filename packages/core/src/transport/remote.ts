@@ -313,7 +313,7 @@ export function createRemoteTransport(
       const rel = checkNodePath(dir, label);
       const run = await rsync(
         'list on',
-        ['--list-only', '--no-human-readable', '-8', await remoteArg(rel, true)],
+        ['--list-only', '--links', '--no-human-readable', '-8', await remoteArg(rel, true)],
         { allowMissing: true },
       );
       if (!run) return null;
@@ -321,7 +321,12 @@ export function createRemoteTransport(
       for (const line of run.lines) {
         const entry = parseListLine(line);
         if (entry && entry.name !== '.')
-          entries.push({ name: entry.name, type: entry.type, size: entry.size });
+          entries.push({
+            name: entry.name,
+            type: entry.type,
+            size: entry.size,
+            ...(entry.target === null ? {} : { target: entry.target }),
+          });
       }
       return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },

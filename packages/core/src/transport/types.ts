@@ -88,6 +88,8 @@ export interface DirEntry {
   readonly name: string;
   readonly type: 'file' | 'dir' | 'symlink' | 'other';
   readonly size: number;
+  /** A symlink's target as stored (`../trees/3`); absent for other types. */
+  readonly target?: string;
 }
 
 export interface SyncDirectoryOptions {
