@@ -5,8 +5,10 @@ import type { SyncFailure } from './events.js';
 
 export interface ReleaseEntry {
   readonly id: string;
-  /** True once the whole release is on the node (its `.complete` marker exists). */
+  /** True once the whole release is on the node (its link, or a legacy `.complete` marker, exists). */
   readonly complete: boolean;
+  /** Where its files are, relative to the root: `trees/<n>`, or `releases/<id>` (legacy layout). */
+  readonly dir: string;
 }
 
 export interface NodeReleases {
@@ -14,6 +16,10 @@ export interface NodeReleases {
   readonly current: string | null;
   /** Releases on the node, oldest first. */
   readonly releases: readonly ReleaseEntry[];
+  /** Tree names (`<n>` of `trees/<n>`) that no release links to: spares for the next upload, newest last. */
+  readonly spareTrees: readonly string[];
+  /** Every tree name in `trees/`, numeric order. */
+  readonly trees: readonly string[];
 }
 
 /** `releases/<id>` (as stored in the `current` link) → `<id>`. */
@@ -23,23 +29,58 @@ export function releaseOfLink(target: string | null): string | null {
   return match?.[1] ?? null;
 }
 
+/** `../trees/<n>` (as stored in a `releases/<id>` link) → `<n>`. */
+export function treeOfLink(target: string | undefined): string | null {
+  const match = /^\.\.\/trees\/(\d+)\/?$/.exec(target ?? '');
+  return match?.[1] ?? null;
+}
+
+/** `trees/<n>`, relative to a node's root. */
+export function treeDir(tree: string): string {
+  return `${NODE_LAYOUT.trees}/${tree}`;
+}
+
+/** The target a `releases/<id>` link stores for tree `<n>`. */
+export function treeLinkTarget(tree: string): string {
+  return `../${NODE_LAYOUT.trees}/${tree}`;
+}
+
 /**
- * Reads `current` and `releases/` on a node: two rsync calls at once (behind
- * an rrsync that locks, the transport retries the second for a moment).
+ * Reads `current`, `releases/` and `trees/` on a node: three rsync calls at
+ * once (behind an rrsync that locks, the transport queues them).
  */
 export async function readNodeReleases(transport: NodeTransport): Promise<NodeReleases> {
-  const [link, listed] = await Promise.all([
+  const [link, listed, treeEntries] = await Promise.all([
     transport.readLink(NODE_LAYOUT.current),
     transport.list(NODE_LAYOUT.releases),
+    transport.list(NODE_LAYOUT.trees),
   ]);
   const current = releaseOfLink(link);
   const entries = listed ?? [];
   const names = new Set(entries.map((e) => e.name));
-  const releases = entries
-    .filter((e) => e.type === 'dir' && RELEASE_ID.test(e.name))
-    .map((e) => ({ id: e.name, complete: names.has(`${e.name}.complete`) }))
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { current, releases };
+  const releases: ReleaseEntry[] = [];
+  const linked = new Set<string>();
+  for (const e of entries) {
+    if (!RELEASE_ID.test(e.name)) continue;
+    if (e.type === 'symlink') {
+      const tree = treeOfLink(e.target);
+      if (tree === null) continue; // not one of ours: left alone
+      linked.add(tree);
+      releases.push({ id: e.name, complete: true, dir: treeDir(tree) });
+    } else if (e.type === 'dir') {
+      releases.push({
+        id: e.name,
+        complete: names.has(`${e.name}.complete`),
+        dir: `${NODE_LAYOUT.releases}/${e.name}`,
+      });
+    }
+  }
+  releases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const trees = (treeEntries ?? [])
+    .filter((e) => e.type === 'dir' && /^\d+$/.test(e.name))
+    .map((e) => e.name)
+    .sort((a, b) => Number(a) - Number(b));
+  return { current, releases, trees, spareTrees: trees.filter((t) => !linked.has(t)) };
 }
 
 /** An error as a result field; anything that is not an OwncdnError is a bug and is rethrown. */

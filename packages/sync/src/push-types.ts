@@ -20,6 +20,12 @@ export interface PushOptions extends SyncOptions {
    * both sides (--checksum). Both survive a fresh git checkout.
    */
   readonly detect?: 'content-mtime' | 'checksum';
+  /**
+   * File keeping the site's digests between pushes, so unchanged files are
+   * not read again (default: `$XDG_CACHE_HOME/owncdn/sync-digests-<key>.json`);
+   * null: no cache.
+   */
+  readonly digestCache?: string | null;
   /** The push time that goes into the release id (tests). */
   readonly now?: Date;
 }

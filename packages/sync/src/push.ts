@@ -10,10 +10,16 @@ import {
 import type { Config, NodeConfig, NodeTransport } from '@owncdn/core';
 import type { NodeState, SyncEvent, SyncFailure } from './events.js';
 import { confirmRelease, createHealthClient } from './health.js';
-import { closeTransports, readNodeReleases, toFailure } from './node-state.js';
-import type { NodeReleases } from './node-state.js';
 import {
-  completeMarker,
+  closeTransports,
+  readNodeReleases,
+  toFailure,
+  treeDir,
+  treeLinkTarget,
+} from './node-state.js';
+import type { NodeReleases, ReleaseEntry } from './node-state.js';
+import {
+  checkSource,
   hashSource,
   makeReleaseId,
   publishFilters,
@@ -21,18 +27,22 @@ import {
   releaseHash,
   applyContentTimes,
 } from './release.js';
+import type { FileDigest, SourceSummary } from './release.js';
+import { digestCacheFile, loadDigests, saveDigests } from './digest-cache.js';
 import type { PushNodeResult, PushOptions, PushResult } from './push-types.js';
 import { pruneReleases } from './retention.js';
 import { prepareSwitch } from './switch.js';
-
-/** Incomplete uploads reused as extra --link-dest sources (rsync allows 20; each costs a lookup per new file). */
-const MAX_PARTIAL_LINK_DESTS = 2;
+import { planUpload } from './upload-plan.js';
 
 interface Session {
   readonly node: NodeConfig;
   readonly transport: NodeTransport;
   state: NodeState;
   releases: NodeReleases | null;
+  /** The tree the release went into, once uploaded. */
+  tree: string | null;
+  /** A release removed before the upload so that its tree could be reused. */
+  retired: string | null;
   result: Omit<PushNodeResult, 'node' | 'label' | 'state'>;
 }
 
@@ -58,14 +68,14 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
 
   // A dry run compares by checksum: it must not set mtimes in the source either.
   const detect = dryRun ? 'checksum' : (options.detect ?? 'content-mtime');
-  const summary = await hashSource(source, filters, options.signal);
-  if (detect === 'content-mtime') await applyContentTimes(source, summary);
-  const hash = summary.hash.slice(0, 12);
+  await checkSource(source);
   const sessions: Session[] = nodes.map((node) => ({
     node,
     transport: createTransport(config, node, { log }),
     state: 'connecting',
     releases: null,
+    tree: null,
+    retired: null,
     result: {
       previous: null,
       current: null,
@@ -88,14 +98,19 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     setState(s, 'failed', s.result.error?.message);
     log.error({ node: s.node.name, err: s.result.error }, 'node failed');
   };
-  let release = makeReleaseId(options.now ?? new Date(), hash);
   let switchSkewMs: number | null = null;
   let error: SyncFailure | null = null;
   const agent = createHealthClient();
+  let summary: SourceSummary = { hash: '', files: 0, bytes: 0, fileDigests: new Map() };
+  let release = '';
+  // Digests of the site's files by stamp, kept between pushes: unchanged files are not read again.
+  const cacheFile = options.digestCache ?? digestCacheFile(source);
+  let digests: ReadonlyMap<string, FileDigest> | null = null;
 
   try {
-    // 1. What each node has.
-    await Promise.all(
+    // 1. What each node has (connecting takes a few hundred ms per node)
+    // while the site is hashed here.
+    const reading = Promise.all(
       sessions.map(async (s) => {
         setState(s, 'connecting');
         try {
@@ -106,13 +121,23 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
         }
       }),
     );
+    try {
+      const known = cacheFile === null ? new Map() : await loadDigests(cacheFile);
+      summary = await hashSource(source, filters, options.signal, known);
+      digests = summary.fileDigests;
+      if (detect === 'content-mtime') digests = (await applyContentTimes(source, summary)).digests;
+    } finally {
+      await reading;
+    }
+    const hash = summary.hash.slice(0, 12);
+    release = makeReleaseId(options.now ?? new Date(), hash);
 
-    // 2. The release id: one already started with this content is reused, so an
-    // interrupted push resumes into the same directory.
+    // 2. The release id: one already complete with this content is reused
+    // (publishing the same site again, or again after a partial push).
     const existing = sessions
       .flatMap((s) => s.releases?.releases ?? [])
-      .filter((r) => releaseHash(r.id) === hash)
-      .sort((a, b) => Number(b.complete) - Number(a.complete) || (a.id < b.id ? 1 : -1));
+      .filter((r) => r.complete && releaseHash(r.id) === hash)
+      .sort((a, b) => (a.id < b.id ? 1 : -1));
     const reused = existing[0]?.id;
     if (reused) release = reused;
     emit({
@@ -136,21 +161,20 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
           setState(s, have.current === release ? 'unchanged' : 'uploaded');
           return;
         }
-        const partials = have.releases
-          .filter((r) => !r.complete && r.id !== release)
-          .slice(-MAX_PARTIAL_LINK_DESTS);
-        const linkDest = [
-          ...(have.current ? [releaseDir(have.current)] : []),
-          ...partials.map((r) => releaseDir(r.id)),
-        ];
+        const plan = planUpload(have, keep, dryRun);
         setState(s, 'uploading');
+        agent.warm(); // the confirmation needs it later; the event loop is idle meanwhile
         const t0 = performance.now();
         try {
-          const transfer = await s.transport.syncDirectory(source, releaseDir(release), {
+          if (plan.retire) {
+            await s.transport.remove([releaseDir(plan.retire.id)]);
+            s.retired = plan.retire.id;
+          }
+          const transfer = await s.transport.syncDirectory(source, treeDir(plan.tree), {
             checksum: detect === 'checksum',
             preserveTimes: detect === 'content-mtime',
             delete: true,
-            linkDest,
+            linkDest: plan.linkDest,
             filters,
             dryRun,
             signal: options.signal,
@@ -166,14 +190,9 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
               }),
           });
           if (!dryRun) {
-            const marker = {
-              release,
-              hash: summary.hash,
-              files: summary.files,
-              bytes: summary.bytes,
-              pushedAt: new Date().toISOString(),
-            };
-            await s.transport.putFile(completeMarker(release), `${JSON.stringify(marker)}\n`);
+            // The link is the completion mark: only a whole tree is ever named by a release.
+            await s.transport.switchLink(releaseDir(release), treeLinkTarget(plan.tree));
+            s.tree = plan.tree;
           }
           s.result = {
             ...s.result,
@@ -266,17 +285,25 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
             `origin on ${s.node.name} still serves ${answer.served ?? 'no release'}`,
           );
         try {
-          const known = (s.releases?.releases ?? []).filter((r) => r.id !== release);
-          const releases = [...known, { id: release, complete: true }].sort((a, b) =>
+          const have = s.releases;
+          const known = (have?.releases ?? []).filter(
+            (r) => r.id !== release && r.id !== s.retired,
+          );
+          const added: ReleaseEntry = { id: release, complete: true, dir: treeDir(s.tree ?? '') };
+          const releases = [...known, ...(s.tree === null ? [] : [added])].sort((a, b) =>
             a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
           );
+          const trees = [
+            ...new Set([...(have?.trees ?? []), ...(s.tree === null ? [] : [s.tree])]),
+          ];
           const pruned = await pruneReleases(s.transport, {
-            releases,
+            state: { releases, trees: trees.sort((a, b) => Number(a) - Number(b)) },
             keep,
             current: release,
             previous: s.result.previous,
           });
-          s.result = { ...s.result, pruned };
+          // A release retired to reuse its tree was removed by this push too.
+          s.result = { ...s.result, pruned: [...(s.retired ? [s.retired] : []), ...pruned] };
         } catch (e) {
           // Retention is housekeeping: the release is live, so a failed prune only warns.
           emit({
@@ -303,6 +330,8 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     }
     return finish();
   } finally {
+    // Saved last, well after the files were stamped (see RACY_MS); a dry run writes nothing.
+    if (digests !== null && !dryRun && cacheFile !== null) await saveDigests(cacheFile, digests);
     await closeTransports(sessions, log);
     await agent.close();
   }

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { NODE_LAYOUT, OwncdnError } from '@owncdn/core';
 import type { Config } from '@owncdn/core';
+import { sameStamp } from './digest-cache.js';
+import type { FileStamp } from './digest-cache.js';
 
 /** `20261123T105900Z-0123456789ab`: UTC time of the push, then the content hash (sorts by time). */
 export const RELEASE_ID = /^(\d{8}T\d{6}Z)-([0-9a-f]{12})$/;
@@ -61,13 +63,30 @@ export function publishFilters(config: Config): string[] {
   return [...config.sync.exclude.map((pattern) => `- ${pattern}`), '+ /.well-known/', '- .*'];
 }
 
+/** Throws OWNCDN_USAGE unless `source` is a directory. */
+export async function checkSource(source: string): Promise<void> {
+  const info = await stat(source).catch(() => null);
+  if (!info?.isDirectory()) {
+    throw new OwncdnError(
+      'OWNCDN_USAGE',
+      `${source}: no such directory (set site.content in owncdn.yaml, or pass --content DIR)`,
+    );
+  }
+}
+
 export interface SourceSummary {
   /** Full hex SHA-256 over names, types, symlink targets and file contents. */
   readonly hash: string;
   readonly files: number;
   readonly bytes: number;
-  /** Each published regular file (relative path): the SHA-256 of its content and its mtime when hashed. */
-  readonly fileDigests: ReadonlyMap<string, { readonly digest: string; readonly mtimeMs: number }>;
+  /** Each published regular file (relative path): the SHA-256 of its content and its stamp when hashed. */
+  readonly fileDigests: ReadonlyMap<string, FileDigest>;
+}
+
+/** A file's digest and the stamp it had (applyContentTimes updates the stamp). */
+export interface FileDigest extends FileStamp {
+  readonly digest: string;
+  readonly mtimeMs: number;
 }
 
 /**
@@ -78,14 +97,9 @@ export async function hashSource(
   source: string,
   filters: readonly string[],
   signal?: AbortSignal,
+  known: ReadonlyMap<string, FileDigest | (FileStamp & { readonly digest: string })> = new Map(),
 ): Promise<SourceSummary> {
-  const info = await stat(source).catch(() => null);
-  if (!info?.isDirectory()) {
-    throw new OwncdnError(
-      'OWNCDN_USAGE',
-      `${source}: no such directory (set site.content in owncdn.yaml, or pass --content DIR)`,
-    );
-  }
+  await checkSource(source);
   const args = [
     '-r',
     '--links',
@@ -119,7 +133,7 @@ export async function hashSource(
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const digests = new Array<string>(entries.length).fill('');
-  const mtimes = new Array<number>(entries.length).fill(0);
+  const stamps = new Array<FileStamp & { mtimeMs: number }>(entries.length);
   let bytes = 0;
   // Synchronous reads in slices: for small files, libuv's four pool threads
   // and four round trips per file (open, stat, read, close) cost ~10× more than
@@ -135,10 +149,24 @@ export async function hashSource(
     const entry = entries[index];
     if (!entry || entry.kind !== '-') continue;
     const path = join(source, entry.name);
-    const info = statSync(path);
-    mtimes[index] = info.mtimeMs;
+    const info = statSync(path, { bigint: true });
+    const stamp = {
+      size: Number(info.size),
+      ino: Number(info.ino),
+      mtimeNs: String(info.mtimeNs),
+      ctimeNs: String(info.ctimeNs),
+      mtimeMs: Number(info.mtimeNs / 1000n) / 1000,
+    };
+    stamps[index] = stamp;
+    // Unchanged since the last push (same size, inode, mtime and ctime): its digest stands.
+    const before = known.get(entry.name);
+    if (before !== undefined && sameStamp(before, stamp)) {
+      digests[index] = before.digest;
+      bytes += stamp.size;
+      continue;
+    }
     const hash = createHash('sha256');
-    if (info.size <= WHOLE_READ_MAX_BYTES) {
+    if (stamp.size <= WHOLE_READ_MAX_BYTES) {
       const data = readFileSync(path);
       hash.update(data);
       bytes += data.length;
@@ -156,10 +184,11 @@ export async function hashSource(
     if (entry.kind === '-') files++;
     tree.update(`${entry.kind}\0${entry.name}\0${entry.target}${digests[index] ?? ''}\n`);
   });
-  const fileDigests = new Map<string, { digest: string; mtimeMs: number }>();
+  const fileDigests = new Map<string, FileDigest>();
   entries.forEach((entry, index) => {
-    if (entry.kind === '-')
-      fileDigests.set(entry.name, { digest: digests[index] ?? '', mtimeMs: mtimes[index] ?? 0 });
+    const stamp = stamps[index];
+    if (entry.kind === '-' && stamp !== undefined)
+      fileDigests.set(entry.name, { ...stamp, digest: digests[index] ?? '' });
   });
   return { hash: tree.digest('hex'), files, bytes, fileDigests };
 }
@@ -185,9 +214,13 @@ export function contentTime(digest: string): number {
  * so unchanged files match their copies in the current release by size and
  * mtime. Changes the source tree's mtimes, nothing else. Returns the count set.
  */
-export async function applyContentTimes(source: string, summary: SourceSummary): Promise<number> {
+export async function applyContentTimes(
+  source: string,
+  summary: SourceSummary,
+): Promise<{ changed: number; digests: ReadonlyMap<string, FileDigest> }> {
   let changed = 0;
   const names = [...summary.fileDigests];
+  const digests = new Map(summary.fileDigests);
   let next = 0;
   const worker = async () => {
     while (next < names.length) {
@@ -196,11 +229,20 @@ export async function applyContentTimes(source: string, summary: SourceSummary):
       const want = contentTime(file.digest);
       if (Math.abs(file.mtimeMs / 1000 - want) < 0.000_001) continue;
       await utimes(join(source, name), want, want);
+      // The new stamp, so the next push finds the file unchanged.
+      const info = await stat(join(source, name), { bigint: true });
+      digests.set(name, {
+        ...file,
+        ino: Number(info.ino),
+        mtimeNs: String(info.mtimeNs),
+        ctimeNs: String(info.ctimeNs),
+        mtimeMs: Number(info.mtimeNs / 1000n) / 1000,
+      });
       changed++;
     }
   };
   await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker));
-  return changed;
+  return { changed, digests };
 }
 
 /** rsync prints unprintable bytes of names as `\#ooo`; this restores them as UTF-8. */

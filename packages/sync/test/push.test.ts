@@ -160,20 +160,22 @@ describe('push over ssh to three nodes', { timeout: 60_000 }, () => {
       },
     }).catch((error: unknown) => error);
     expect(interrupted).toMatchObject({ code: 'OWNCDN_SYNC_PUSH_FAILED' });
+    expect(interruptedRelease).not.toBe('');
     for (const name of NODE_NAMES) {
       const root = cluster.roots[name] ?? '';
       expect(await currentOf(root)).toBe(`releases/${first.release}`);
-      const entries = await readdir(join(root, 'releases'));
-      // The half upload is there, but without the marker that makes it switchable.
-      expect(entries.filter((e) => e.endsWith('.complete'))).toEqual([`${first.release}.complete`]);
+      // The half upload is there (tree 2), but no release names it, so nothing can switch to it.
+      expect(await readdir(join(root, 'releases'))).toEqual([first.release]);
+      expect((await readdir(join(root, 'trees'))).sort()).toEqual(['1', '2']);
     }
     const resumed = await push(cluster.config, { content: site });
     expect(resumed.ok).toBe(true);
-    const incomplete = (await readdir(join(cluster.roots.au ?? '', 'releases'))).filter(
-      (e) => e !== first.release && !e.endsWith('.complete'),
-    );
-    expect(incomplete).toEqual([resumed.release]);
-    expect(resumed.release).toBe(interruptedRelease);
+    for (const name of NODE_NAMES) {
+      const root = cluster.roots[name] ?? '';
+      // The next push uploaded into the half-filled tree rather than starting a new one.
+      expect((await readdir(join(root, 'trees'))).sort()).toEqual(['1', '2']);
+      expect(await readlink(join(root, 'releases', resumed.release))).toBe('../trees/2');
+    }
     for (const name of NODE_NAMES)
       expect(
         Buffer.compare(await readFile(join(cluster.roots[name] ?? '', 'current/big.bin')), big),
@@ -230,8 +232,16 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
       ids.push(result.release);
     }
     for (const name of NODE_NAMES) {
-      const releases = (await readdir(join(cluster.roots[name] ?? '', 'releases'))).sort();
-      expect(releases).toEqual([ids[2], `${ids[2]}.complete`, ids[3], `${ids[3]}.complete`]);
+      const root = cluster.roots[name] ?? '';
+      const releases = (await readdir(join(root, 'releases'))).sort();
+      expect(releases).toEqual([ids[2], ids[3]]);
+      // The third and fourth pushes reused the trees of the releases they retired.
+      expect((await readdir(join(root, 'trees'))).sort()).toEqual(['1', '2']);
+      expect(await readlink(join(root, 'releases', ids[2] ?? ''))).toBe('../trees/1');
+      expect(await readlink(join(root, 'releases', ids[3] ?? ''))).toBe('../trees/2');
+      expect(await readFile(join(root, 'releases', ids[3] ?? '', 'index.html'), 'utf8')).toBe('v4');
+      // Updating a reused tree never writes through to the files it shares with other releases.
+      expect(await readFile(join(root, 'releases', ids[2] ?? '', 'index.html'), 'utf8')).toBe('v3');
     }
     // After a rollback the current release is the older one; the next push keeps it as "previous".
     await rollback(cluster.config, { to: ids[2] });
@@ -242,11 +252,13 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
       now: new Date('2026-01-01T00:00:05Z'),
     });
     expect(fifth.nodes[0]?.pruned).toEqual([ids[3]]);
-    expect(
-      (await readdir(join(cluster.roots.au ?? '', 'releases')))
-        .filter((e) => !e.endsWith('.complete'))
-        .sort(),
-    ).toEqual([ids[2], fifth.release]);
+    expect((await readdir(join(cluster.roots.au ?? '', 'releases'))).sort()).toEqual([
+      ids[2],
+      fifth.release,
+    ]);
+    expect(await readFile(join(cluster.roots.au ?? '', 'current', 'index.html'), 'utf8')).toBe(
+      'v5',
+    );
   });
 
   it.each(['content-mtime', 'checksum'] as const)(
