@@ -55,7 +55,8 @@ export function createRemoteTransport(
 
   const probe = async (): Promise<FarSide> => {
     await session.connect();
-    const result = await session.exec('rsync --version');
+    // Asked when the connection opened (one round trip less), or again after a reconnect.
+    const result = session.greeting ?? (await session.exec('rsync --version'));
     const stdout = typeof result.stdout === 'string' ? result.stdout : '';
     const stderr = typeof result.stderr === 'string' ? result.stderr : '';
     if (result.exitCode === 0 && /rsync\s+version/.test(stdout)) {

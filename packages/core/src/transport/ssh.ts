@@ -57,6 +57,7 @@ export class SshSession {
   readonly #log: Logger;
   #controlDir: string | null = null;
   #master: Promise<void> | null = null;
+  #greeting: { exitCode: number; stdout: string; stderr: string } | null = null;
   #closed = false;
 
   constructor(config: Config, node: NodeConfig, label: string, log: Logger) {
@@ -121,9 +122,13 @@ export class SshSession {
     const key = createHash('sha256').update(this.target).digest('hex').slice(0, 8);
     // A short private directory: unix socket paths are limited to ~104 bytes.
     this.#controlDir ??= await mkdtemp(join(tmpdir(), `owncdn-ssh-${key}-`));
-    // `-f` backgrounds ssh once it has authenticated, so the parent's exit is
-    // the readiness signal. The forked master keeps stderr open, so stderr goes
-    // to a file rather than a pipe we would wait on.
+    // The master's first session runs `rsync --version`: the transport needs
+    // to know what answers there (rsync, rrsync, nothing) anyway, and asking
+    // now saves a round trip. ControlPersist forks the master into the
+    // background, where it keeps the stdio it inherited open: output goes to
+    // files, not pipes we would wait on, and the foreground ssh exits with
+    // the command's status once the session ends.
+    const outFile = join(this.#controlDir, 'master.out');
     const errFile = join(this.#controlDir, 'master.err');
     const args = [
       ...this.#baseArgs(),
@@ -131,21 +136,26 @@ export class SshSession {
       'ControlMaster=yes',
       '-o',
       `ControlPersist=${CONTROL_PERSIST_S}`,
-      '-f',
-      '-N',
       this.target,
+      '--',
+      'rsync --version',
     ];
     this.#log.debug({ node: this.#label, args }, 'ssh connect');
     const execa = await loadExeca();
     const result = await execa('ssh', args, {
       stdin: 'ignore',
-      stdout: 'ignore',
+      stdout: { file: outFile },
       stderr: { file: errFile },
       reject: false,
       env: PROCESS_ENV,
     });
-    if (result.exitCode !== 0) {
-      const stderr = await readFile(errFile, 'utf8');
+    const [stdout, stderr] = await Promise.all([
+      readFile(outFile, 'utf8'),
+      readFile(errFile, 'utf8'),
+    ]);
+    // 255: ssh itself failed (unreachable, refused key, host key); anything
+    // else came from the far side, and the connection is up.
+    if (result.exitCode === 255 || result.exitCode === undefined) {
       throw failureError(
         'connect to',
         this.#label,
@@ -153,6 +163,12 @@ export class SshSession {
         this.target,
       );
     }
+    this.#greeting = { exitCode: result.exitCode, stdout, stderr };
+  }
+
+  /** What `rsync --version` gave on the node when the connection opened (see connect). */
+  get greeting(): { exitCode: number; stdout: string; stderr: string } | null {
+    return this.#greeting;
   }
 
   /** Runs `command` through the shared connection. */
