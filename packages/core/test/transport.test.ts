@@ -108,6 +108,16 @@ async function exerciseContract(root: string, transport: NodeTransport): Promise
     ['releases', 'dir'],
   ]);
   expect(await transport.list('missing/dir')).toBeNull();
+  const several = await transport.listDirs(['', 'releases', 'missing', 'releases/r1/é à']);
+  expect(several.get('')?.find((e) => e.name === 'current')).toEqual({
+    name: 'current',
+    type: 'symlink',
+    size: expect.any(Number),
+    target: 'releases/r2',
+  });
+  expect(several.get('releases')?.map((e) => e.name)).toEqual(['r1', 'r2']);
+  expect(several.get('missing')).toBeNull();
+  expect(several.get('releases/r1/é à')?.map((e) => [e.name, e.type])).toEqual([['ü.css', 'file']]);
 
   await transport.putFile('certs/key.pem', 'secret', 0o600);
   expect(await readFile(join(root, 'certs/key.pem'), 'utf8')).toBe('secret');

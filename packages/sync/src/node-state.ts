@@ -45,18 +45,13 @@ export function treeLinkTarget(tree: string): string {
   return `../${NODE_LAYOUT.trees}/${tree}`;
 }
 
-/**
- * Reads `current`, `releases/` and `trees/` on a node: three rsync calls at
- * once (behind an rrsync that locks, the transport queues them).
- */
+/** Reads `current`, `releases/` and `trees/` on a node (one rsync call on a remote node). */
 export async function readNodeReleases(transport: NodeTransport): Promise<NodeReleases> {
-  const [link, listed, treeEntries] = await Promise.all([
-    transport.readLink(NODE_LAYOUT.current),
-    transport.list(NODE_LAYOUT.releases),
-    transport.list(NODE_LAYOUT.trees),
-  ]);
-  const current = releaseOfLink(link);
-  const entries = listed ?? [];
+  const listed = await transport.listDirs(['', NODE_LAYOUT.releases, NODE_LAYOUT.trees]);
+  const link = listed.get('')?.find((e) => e.name === NODE_LAYOUT.current);
+  const current = releaseOfLink(link?.type === 'symlink' ? (link.target ?? null) : null);
+  const entries = listed.get(NODE_LAYOUT.releases) ?? [];
+  const treeEntries = listed.get(NODE_LAYOUT.trees);
   const names = new Set(entries.map((e) => e.name));
   const releases: ReleaseEntry[] = [];
   const linked = new Set<string>();

@@ -332,10 +332,19 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
     });
     const config = cluster.withNodes({ fr: { ssh: 'fr', sshConfig: sshd.clientConfig } });
     const site = await makeSite({ 'index.html': 'v1', 'x y/é.txt': 'é' });
-    const first = await push(config, { content: site, confirmTimeoutMs: 100 });
+    // Ids sort by time to the second; two pushes within one second would sort by hash.
+    const first = await push(config, {
+      content: site,
+      confirmTimeoutMs: 100,
+      now: new Date('2026-01-01T00:00:01Z'),
+    });
     expect(first.error).toBeNull();
     await writeFile(join(site, 'index.html'), 'v2');
-    const second = await push(config, { content: site, confirmTimeoutMs: 100 });
+    const second = await push(config, {
+      content: site,
+      confirmTimeoutMs: 100,
+      now: new Date('2026-01-01T00:00:02Z'),
+    });
     expect(second.nodes.map((n) => [n.node, n.filesTransferred])).toEqual([
       ['au', 1],
       ['us', 1],

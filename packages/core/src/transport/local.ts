@@ -230,6 +230,12 @@ export function createLocalTransport(node: NodeConfig, log: Logger): NodeTranspo
       return entries;
     },
 
+    async listDirs(dirs: readonly string[]): Promise<Map<string, DirEntry[] | null>> {
+      const listed = new Map<string, DirEntry[] | null>();
+      for (const dir of dirs) listed.set(dir, await this.list(dir));
+      return listed;
+    },
+
     readLink,
 
     switchLink,

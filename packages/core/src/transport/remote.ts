@@ -332,6 +332,59 @@ export function createRemoteTransport(
       return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
 
+    async listDirs(dirs: readonly string[]): Promise<Map<string, DirEntry[] | null>> {
+      const rels = dirs.map((d) => checkNodePath(d, label));
+      // One recursive listing of the root, filtered down to the wanted
+      // directories (and their ancestors) and their direct entries.
+      const includes = new Set<string>();
+      for (const rel of rels) {
+        const parts = rel === '' ? [] : rel.split('/');
+        for (let i = 1; i <= parts.length; i++)
+          includes.add(`+ /${parts.slice(0, i).map(filterLiteral).join('/')}/`);
+        includes.add(`+ /${[...parts.map(filterLiteral), '*'].join('/')}`);
+      }
+      const run = await rsync(
+        'list on',
+        [
+          '--list-only',
+          '-r',
+          '--links',
+          '--no-human-readable',
+          '-8',
+          ...[...includes].map((rule) => `--filter=${rule}`),
+          '--filter=- *',
+          await remoteArg('', true),
+        ],
+        { allowMissing: true },
+      );
+      const byDir = new Map<string, DirEntry[]>();
+      const present = new Set<string>(run ? [''] : []);
+      for (const line of run?.lines ?? []) {
+        const entry = parseListLine(line);
+        if (!entry || entry.name === '.') continue;
+        if (entry.type === 'dir') present.add(entry.name);
+        const slash = entry.name.lastIndexOf('/');
+        const parent = slash < 0 ? '' : entry.name.slice(0, slash);
+        const list = byDir.get(parent) ?? [];
+        list.push({
+          name: entry.name.slice(slash + 1),
+          type: entry.type,
+          size: entry.size,
+          ...(entry.target === null ? {} : { target: entry.target }),
+        });
+        byDir.set(parent, list);
+      }
+      const listed = new Map<string, DirEntry[] | null>();
+      dirs.forEach((dir, i) => {
+        const rel = rels[i] ?? '';
+        const entries = (byDir.get(rel) ?? []).sort((a, b) =>
+          a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+        );
+        listed.set(dir, present.has(rel) ? entries : null);
+      });
+      return listed;
+    },
+
     readLink,
     switchLink,
     prepareSwitchLink,

@@ -42,6 +42,12 @@ export interface NodeTransport {
   /** Lists a directory; null when it does not exist. */
   list(dir: string): Promise<DirEntry[] | null>;
 
+  /**
+   * Lists several directories at once (one rsync call on a remote node), by
+   * path as given (`''` is the root); null for one that does not exist.
+   */
+  listDirs(dirs: readonly string[]): Promise<Map<string, DirEntry[] | null>>;
+
   /** The target of a symlink as stored (e.g. `releases/2026…`), or null when there is none. */
   readLink(path: string): Promise<string | null>;
 
