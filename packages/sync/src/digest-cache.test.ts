@@ -41,7 +41,7 @@ describe('digest cache', () => {
     );
     expect((await stat(cacheFile)).mode & 0o777).toBe(0o600);
 
-    await writeFile(cacheFile, '{"format":1,"files":');
+    await writeFile(cacheFile, '{"format":2,"files":');
     expect((await loadDigests(cacheFile)).size).toBe(0);
     expect((await loadDigests(join(site, 'missing.json'))).size).toBe(0);
   });

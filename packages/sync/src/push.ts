@@ -7,7 +7,7 @@ import {
   createTransport,
   selectNodes,
 } from '@owncdn/core';
-import type { Config, NodeConfig, NodeTransport } from '@owncdn/core';
+import type { Config, NodeConfig, NodeTransport, PreparedSwitch } from '@owncdn/core';
 import type { NodeState, SyncEvent, SyncFailure } from './events.js';
 import { confirmRelease, createHealthClient } from './health.js';
 import {
@@ -43,6 +43,8 @@ interface Session {
   tree: string | null;
   /** A release removed before the upload so that its tree could be reused. */
   retired: string | null;
+  /** The switch of `current`, prepared as soon as this node's upload was done. */
+  prepared: PreparedSwitch | null;
   result: Omit<PushNodeResult, 'node' | 'label' | 'state'>;
 }
 
@@ -76,6 +78,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     releases: null,
     tree: null,
     retired: null,
+    prepared: null,
     result: {
       previous: null,
       current: null,
@@ -106,6 +109,11 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
   // Digests of the site's files by stamp, kept between pushes: unchanged files are not read again.
   const cacheFile = options.digestCache ?? digestCacheFile(source);
   let digests: ReadonlyMap<string, FileDigest> | null = null;
+  let saving: Promise<void> | null = null;
+  // A dry run writes nothing, not even the cache.
+  const saveCache = async (): Promise<void> => {
+    if (digests !== null && !dryRun && cacheFile !== null) await saveDigests(cacheFile, digests);
+  };
 
   try {
     // 1. What each node has (connecting takes a few hundred ms per node)
@@ -193,6 +201,11 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
             // The link is the completion mark: only a whole tree is ever named by a release.
             await s.transport.switchLink(releaseDir(release), treeLinkTarget(plan.tree));
             s.tree = plan.tree;
+            // Ready to flip while slower nodes are still uploading.
+            s.prepared = await s.transport.prepareSwitchLink(
+              NODE_LAYOUT.current,
+              releaseDir(release),
+            );
           }
           s.result = {
             ...s.result,
@@ -229,9 +242,10 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     // 4. Switch: prepare everywhere, then flip everywhere at once.
     const byName = new Map(sessions.map((s) => [s.node.name, s]));
     const round = await prepareSwitch(
-      ready.map((s) => ({ name: s.node.name, transport: s.transport })),
+      ready.map((s) => ({ name: s.node.name, transport: s.transport, prepared: s.prepared })),
       release,
     );
+    for (const s of sessions) s.prepared = null; // the round commits or cancels them now
     for (const [name, e] of round.unprepared) {
       const s = byName.get(name);
       if (s) fail(s, e);
@@ -254,6 +268,8 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
       setState(s, 'switched');
     });
     switchSkewMs = outcome.skewMs;
+    // Written while origins are asked; well after the files were stamped (see RACY_MS).
+    saving ??= saveCache();
     if (outcome.switchedAt.size > 0) {
       log.info(
         { release, nodes: [...outcome.switchedAt.keys()], switchSkewMs },
@@ -330,8 +346,9 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     }
     return finish();
   } finally {
-    // Saved last, well after the files were stamped (see RACY_MS); a dry run writes nothing.
-    if (digests !== null && !dryRun && cacheFile !== null) await saveDigests(cacheFile, digests);
+    // A push that stopped before its switch round leaves no rsync waiting on a node.
+    await Promise.all(sessions.map((s) => s.prepared?.cancel()));
+    await (saving ?? saveCache());
     await closeTransports(sessions, log);
     await agent.close();
   }

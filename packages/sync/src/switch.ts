@@ -7,6 +7,8 @@ import { releaseDir } from './release.js';
 export interface SwitchTarget {
   readonly name: string;
   readonly transport: NodeTransport;
+  /** Already prepared (a push prepares each node as soon as its upload is done). */
+  readonly prepared?: PreparedSwitch | null;
 }
 
 export interface SwitchOutcome {
@@ -43,7 +45,8 @@ export async function prepareSwitch(
       try {
         prepared.set(
           t.name,
-          await t.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(release)),
+          t.prepared ??
+            (await t.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(release))),
         );
       } catch (error) {
         unprepared.set(t.name, error);
