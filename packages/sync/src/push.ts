@@ -347,7 +347,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     return finish();
   } finally {
     // A push that stopped before its switch round leaves no rsync waiting on a node.
-    await Promise.all(sessions.map((s) => s.prepared?.cancel()));
+    await Promise.all(sessions.flatMap((s) => (s.prepared ? [s.prepared.cancel()] : [])));
     await (saving ?? saveCache());
     await closeTransports(sessions, log);
     await agent.close();

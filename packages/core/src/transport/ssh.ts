@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadExeca } from './exec.js';
@@ -13,6 +14,28 @@ export const PROCESS_ENV = { LC_ALL: 'C', LANG: 'C' } as const;
 
 /** An idle shared connection closes itself after this long, so a crashed owncdn leaves nothing behind for long. */
 const CONTROL_PERSIST_S = 60;
+
+/** Runs a program with stdin closed and stdout/stderr into files; resolves with its exit status (undefined if it died by a signal). */
+async function runToFiles(
+  program: string,
+  args: readonly string[],
+  outFile: string,
+  errFile: string,
+): Promise<number | undefined> {
+  const [out, err] = await Promise.all([open(outFile, 'w'), open(errFile, 'w')]);
+  try {
+    return await new Promise<number | undefined>((resolve, reject) => {
+      const child = spawn(program, args, {
+        stdio: ['ignore', out.fd, err.fd],
+        env: { ...process.env, ...PROCESS_ENV },
+      });
+      child.once('error', reject);
+      child.once('close', (code) => resolve(code ?? undefined));
+    });
+  } finally {
+    await Promise.all([out.close(), err.close()]);
+  }
+}
 
 /** `user@host:port` → ssh's own arguments; an alias or `user@host` passes through. */
 export function parseSshTarget(spec: string): {
@@ -141,18 +164,22 @@ export class SshSession {
       'rsync --version',
     ];
     this.#log.debug({ node: this.#label, args }, 'ssh connect');
-    const execa = await loadExeca();
-    const result = await execa('ssh', args, {
-      stdin: 'ignore',
-      stdout: { file: outFile },
-      stderr: { file: errFile },
-      reject: false,
-      env: PROCESS_ENV,
+    // node:child_process rather than execa here: the handshake starts without
+    // waiting ~0.15 s for execa to load, which the later calls need (loaded meanwhile).
+    const exitCode = await runToFiles('ssh', args, outFile, errFile).catch((error: unknown) => {
+      // ssh itself could not be started (not installed, not executable).
+      throw new OwncdnError(
+        'OWNCDN_SSH_FAILED',
+        `connect to ${this.#label} failed: cannot run ssh (${error instanceof Error ? error.message : String(error)}); install openssh-client`,
+        { cause: error },
+      );
     });
+    void loadExeca().catch(() => undefined); // its own callers report a failed load
     const [stdout, stderr] = await Promise.all([
       readFile(outFile, 'utf8'),
       readFile(errFile, 'utf8'),
     ]);
+    const result = { exitCode };
     // 255: ssh itself failed (unreachable, refused key, host key); anything
     // else came from the far side, and the connection is up.
     if (result.exitCode === 255 || result.exitCode === undefined) {
