@@ -130,7 +130,8 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
       }),
     );
     try {
-      const known = cacheFile === null ? new Map() : await loadDigests(cacheFile);
+      // Read while rsync lists the site.
+      const known = cacheFile === null ? new Map() : loadDigests(cacheFile);
       summary = await hashSource(source, filters, options.signal, known);
       digests = summary.fileDigests;
       if (detect === 'content-mtime') digests = (await applyContentTimes(source, summary)).digests;

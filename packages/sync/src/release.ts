@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { NODE_LAYOUT, OwncdnError } from '@owncdn/core';
 import type { Config } from '@owncdn/core';
 import { sameStamp } from './digest-cache.js';
@@ -15,10 +14,8 @@ export const RELEASE_ID = /^(\d{8}T\d{6}Z)-([0-9a-f]{12})$/;
 /** Hex digits of the content hash kept in a release id: 48 bits, no collision among one site's releases. */
 const HASH_LENGTH = 12;
 
-const run = promisify(execFile);
-
-/** rsync's listing of a 100,000-file site is ~8 MB. */
-const LISTING_MAX_BYTES = 256 * 1024 * 1024;
+/** rsync's complaints kept for an error message. */
+const STDERR_MAX_CHARS = 8 * 1024;
 
 /** Files up to this size are read in one call; larger ones are streamed. */
 const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -63,6 +60,79 @@ export function publishFilters(config: Config): string[] {
   return [...config.sync.exclude.map((pattern) => `- ${pattern}`), '+ /.well-known/', '- .*'];
 }
 
+interface ListedEntry {
+  readonly name: string;
+  /** `-` file, `d` directory, `l` symlink (rsync's listing). */
+  readonly kind: string;
+  readonly target: string;
+  /** Files only: the stamp taken when rsync listed it. */
+  readonly stamp: (FileStamp & { readonly mtimeMs: number }) | null;
+}
+
+const interrupted = () =>
+  new OwncdnError(
+    'OWNCDN_SYNC_PUSH_FAILED',
+    'push interrupted while hashing the site; no node was touched',
+  );
+
+function stampOf(path: string): FileStamp & { mtimeMs: number } {
+  const info = statSync(path, { bigint: true });
+  return {
+    size: Number(info.size),
+    ino: Number(info.ino),
+    mtimeNs: String(info.mtimeNs),
+    ctimeNs: String(info.ctimeNs),
+    mtimeMs: Number(info.mtimeNs / 1000n) / 1000,
+  };
+}
+
+/** Runs `rsync … --list-only`, handing each line of its output to `onLine` as it arrives. */
+function listWithRsync(
+  args: readonly string[],
+  onLine: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn('rsync', args, {
+      env: { ...process.env, LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(signal ? { signal } : {}),
+    });
+    let pending = '';
+    let stderr = '';
+    let failed: Error | null = null;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      const lines = (pending + chunk).split('\n');
+      pending = lines.pop() ?? '';
+      try {
+        for (const line of lines) onLine(line);
+      } catch (error) {
+        // A file that vanished meanwhile: reported once rsync is gone.
+        failed ??= error instanceof Error ? error : new Error(String(error));
+        child.kill();
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      if (stderr.length < STDERR_MAX_CHARS) stderr += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (failed === null && pending) {
+        try {
+          onLine(pending);
+        } catch (error) {
+          failed = error instanceof Error ? error : new Error(String(error));
+        }
+      }
+      if (failed !== null) reject(failed);
+      else if (code === 0) resolve();
+      else reject(new Error(`rsync exited with ${code ?? 'a signal'}: ${stderr.trim()}`));
+    });
+  });
+}
+
 /** Throws OWNCDN_USAGE unless `source` is a directory. */
 export async function checkSource(source: string): Promise<void> {
   const info = await stat(source).catch(() => null);
@@ -97,7 +167,9 @@ export async function hashSource(
   source: string,
   filters: readonly string[],
   signal?: AbortSignal,
-  known: ReadonlyMap<string, FileDigest | (FileStamp & { readonly digest: string })> = new Map(),
+  known:
+    | ReadonlyMap<string, FileStamp & { readonly digest: string }>
+    | Promise<ReadonlyMap<string, FileStamp & { readonly digest: string }>> = new Map(),
 ): Promise<SourceSummary> {
   await checkSource(source);
   const args = [
@@ -109,31 +181,34 @@ export async function hashSource(
     ...filters.map((f) => `--filter=${f}`),
     `${source}/`,
   ];
-  const listing = await run('rsync', args, {
-    env: { ...process.env, LC_ALL: 'C' },
-    signal,
-    maxBuffer: LISTING_MAX_BYTES,
-    encoding: 'utf8',
-  }).catch((error: unknown) => {
+  // Each file is stat'ed as rsync lists it, so the listing (another process)
+  // and the stats overlap; unchanged files (by stamp) are not read at all.
+  const entries: ListedEntry[] = [];
+  const onLine = (line: string) => {
+    const match = /^([-dl])\S{9}\S*\s+\d+\s+\S+\s+\S+\s(.*)$/.exec(line);
+    if (!match) return;
+    const [, kind = '', rest = ''] = match;
+    const arrow = kind === 'l' ? rest.indexOf(' -> ') : -1;
+    const name = decodeEscapes(arrow >= 0 ? rest.slice(0, arrow) : rest);
+    if (name === '.') return;
+    entries.push({
+      name,
+      kind,
+      target: arrow >= 0 ? decodeEscapes(rest.slice(arrow + 4)) : '',
+      stamp: kind === '-' ? stampOf(join(source, name)) : null,
+    });
+  };
+  await listWithRsync(args, onLine, signal).catch((error: unknown) => {
+    if (signal?.aborted) throw interrupted();
     throw new OwncdnError(
       'OWNCDN_RSYNC_FAILED',
       `listing ${source} with rsync failed: ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },
     );
   });
-  const entries: { name: string; kind: string; target: string }[] = [];
-  for (const line of listing.stdout.split('\n')) {
-    const match = /^([-dl])\S{9}\S*\s+\d+\s+\S+\s+\S+\s(.*)$/.exec(line);
-    if (!match) continue;
-    const [, kind = '', rest = ''] = match;
-    const arrow = kind === 'l' ? rest.indexOf(' -> ') : -1;
-    const name = decodeEscapes(arrow >= 0 ? rest.slice(0, arrow) : rest);
-    if (name === '.') continue;
-    entries.push({ name, kind, target: arrow >= 0 ? decodeEscapes(rest.slice(arrow + 4)) : '' });
-  }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const cached = await known;
   const digests = new Array<string>(entries.length).fill('');
-  const stamps = new Array<FileStamp & { mtimeMs: number }>(entries.length);
   let bytes = 0;
   // Synchronous reads in slices: for small files, libuv's four pool threads
   // and four round trips per file (open, stat, read, close) cost ~10× more than
@@ -141,25 +216,13 @@ export async function hashSource(
   // keeps the event loop (signals, timers) responsive.
   for (let index = 0; index < entries.length; index++) {
     if (index % HASH_SLICE === 0) await yieldToLoop();
-    if (signal?.aborted)
-      throw new OwncdnError(
-        'OWNCDN_SYNC_PUSH_FAILED',
-        'push interrupted while hashing the site; no node was touched',
-      );
+    if (signal?.aborted) throw interrupted();
     const entry = entries[index];
-    if (!entry || entry.kind !== '-') continue;
+    const stamp = entry?.stamp;
+    if (!entry || !stamp) continue;
     const path = join(source, entry.name);
-    const info = statSync(path, { bigint: true });
-    const stamp = {
-      size: Number(info.size),
-      ino: Number(info.ino),
-      mtimeNs: String(info.mtimeNs),
-      ctimeNs: String(info.ctimeNs),
-      mtimeMs: Number(info.mtimeNs / 1000n) / 1000,
-    };
-    stamps[index] = stamp;
     // Unchanged since the last push (same size, inode, mtime and ctime): its digest stands.
-    const before = known.get(entry.name);
+    const before = cached.get(entry.name);
     if (before !== undefined && sameStamp(before, stamp)) {
       digests[index] = before.digest;
       bytes += stamp.size;
@@ -186,9 +249,7 @@ export async function hashSource(
   });
   const fileDigests = new Map<string, FileDigest>();
   entries.forEach((entry, index) => {
-    const stamp = stamps[index];
-    if (entry.kind === '-' && stamp !== undefined)
-      fileDigests.set(entry.name, { ...stamp, digest: digests[index] ?? '' });
+    if (entry.stamp) fileDigests.set(entry.name, { ...entry.stamp, digest: digests[index] ?? '' });
   });
   return { hash: tree.digest('hex'), files, bytes, fileDigests };
 }
