@@ -1,4 +1,14 @@
-import { readFile, readdir, readlink, stat, utimes, writeFile } from 'node:fs/promises';
+import {
+  readFile,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeSite } from '../../../test/support/tmp.js';
@@ -218,6 +228,61 @@ describe('push over ssh to three nodes', { timeout: 60_000 }, () => {
 });
 
 describe('push to local nodes', { timeout: 60_000 }, () => {
+  it('takes over a node written by an earlier owncdn (release directories and .complete markers)', async () => {
+    const cluster = await startCluster({ transport: 'local', origins: false, keep: 2 });
+    const site = await makeSite({ 'index.html': 'old', 'same.css': 'p{}' });
+    const old = await push(cluster.config, {
+      content: site,
+      confirmTimeoutMs: 100,
+      now: new Date('2026-01-01T00:00:01Z'),
+    });
+    // Rewrite every node the way the earlier layout had it.
+    for (const name of NODE_NAMES) {
+      const root = cluster.roots[name] ?? '';
+      await rm(join(root, 'releases', old.release));
+      await rename(join(root, 'trees', '1'), join(root, 'releases', old.release));
+      await writeFile(join(root, 'releases', `${old.release}.complete`), '{}\n');
+      await rm(join(root, 'trees'), { recursive: true });
+    }
+    expect((await status(cluster.config)).nodes[0]?.releases).toEqual([old.release]);
+
+    await writeFile(join(site, 'index.html'), 'new');
+    const next = await push(cluster.config, {
+      content: site,
+      confirmTimeoutMs: 100,
+      now: new Date('2026-01-01T00:00:02Z'),
+    });
+    expect(next.ok).toBe(true);
+    const root = cluster.roots.au ?? '';
+    expect(await readlink(join(root, 'releases', next.release))).toBe('../trees/1');
+    // Hard-linked against the old directory release.
+    const [a, b] = await Promise.all([
+      stat(join(root, 'releases', old.release, 'same.css')),
+      stat(join(root, 'current', 'same.css')),
+    ]);
+    expect(b.ino).toBe(a.ino);
+    expect(await rollback(cluster.config)).toMatchObject({ ok: true, release: old.release });
+    expect(await readFile(join(root, 'current', 'index.html'), 'utf8')).toBe('old');
+
+    // Two more pushes (keep 2): the directory release is pruned, with its marker.
+    await writeFile(join(site, 'index.html'), 'newer');
+    await push(cluster.config, {
+      content: site,
+      confirmTimeoutMs: 100,
+      now: new Date('2026-01-01T00:00:03Z'),
+    });
+    await writeFile(join(site, 'index.html'), 'newest');
+    await push(cluster.config, {
+      content: site,
+      confirmTimeoutMs: 100,
+      now: new Date('2026-01-01T00:00:04Z'),
+    });
+    expect((await readdir(join(root, 'releases'))).some((e) => e.startsWith(old.release))).toBe(
+      false,
+    );
+    expect(await readFile(join(root, 'current', 'index.html'), 'utf8')).toBe('newest');
+  });
+
   it('keeps the last N releases, never the current or previous', async () => {
     const cluster = await startCluster({ transport: 'local', keep: 2 });
     const site = await makeSite({ 'index.html': 'v0' });
