@@ -8,6 +8,8 @@ export type ToWorker =
   | { readonly type: 'reload'; readonly id: number; readonly settings: Settings | null }
   | { readonly type: 'counters'; readonly id: number }
   | { readonly type: 'gathered'; readonly id: number; readonly counters: Counters }
+  /** A settled burst of file events seen by the primary's watcher (absolute paths). */
+  | { readonly type: 'changed'; readonly paths: readonly string[] }
   | { readonly type: 'close' };
 
 /** Messages from a worker to the primary. */

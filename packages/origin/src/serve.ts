@@ -17,7 +17,6 @@ import type { Settings } from './settings.js';
 import { buildSite, updateSite } from './site.js';
 import { loadCertificates, pickCertificate } from './tls.js';
 import type { Certificate } from './tls.js';
-import { watchTree } from './watch.js';
 import type { Watcher } from './watch.js';
 
 /** Where an origin listens, as `ip:port` strings (`[v6]:port` for IPv6). */
@@ -33,12 +32,16 @@ export interface ServingOrigin {
   readonly state: ServingState;
   /** Re-reads the release and certificates (and applies `settings` when given). Never throws: failures keep the old state. */
   reload(settings?: Settings): Promise<void>;
+  /** Reloads what a burst of file events (absolute paths) touched, as this process's own watcher would. */
+  applyChanges(paths: ReadonlySet<string>): void;
   close(): Promise<void>;
 }
 
 export interface ServingHooks {
   /** Sums counters across cluster workers for /metrics (default: this process's). */
   readonly gatherCounters?: (local: Counters) => Promise<Counters>;
+  /** Watch the served files here (default true); a cluster's workers get the primary's bursts through applyChanges(). */
+  readonly watch?: boolean;
 }
 
 /** Names plain HTTP may redirect to: the site's names and the certificates' (wildcards left out). */
@@ -208,6 +211,28 @@ export async function startServing(
     return chain;
   };
 
+  /** One settled burst of file events (absolute paths), from this process's watcher or the primary's. */
+  const applyChanges = (paths: ReadonlySet<string>): void => {
+    if (root !== null) {
+      const certsDir = join(root, NODE_LAYOUT.certs);
+      if (paths.has(join(root, NODE_LAYOUT.current))) void enqueue(() => loadRelease(false));
+      if ([...paths].some((p) => p === certsDir || p.startsWith(certsDir + sep)))
+        void enqueue(loadCerts);
+      return;
+    }
+    // Paths from bursts that arrive while a load waits its turn join that load.
+    const first = dirty === null;
+    dirty ??= new Set();
+    for (const path of paths) dirty.add(path);
+    if (first) {
+      void enqueue(() => {
+        const changed = dirty ?? undefined;
+        dirty = null;
+        return loadRelease(true, changed);
+      });
+    }
+  };
+
   await loadRelease(true);
   await loadCerts();
 
@@ -216,48 +241,10 @@ export async function startServing(
   const adminListeners: Listener[] = [];
   const accessLog: AccessLog | null = createAccessLog(initial.origin, initial.node);
   try {
-    if (root !== null) {
-      const current = join(root, NODE_LAYOUT.current);
-      const certsDir = join(root, NODE_LAYOUT.certs);
-      const skip = [
-        join(root, NODE_LAYOUT.releases),
-        join(root, NODE_LAYOUT.trees),
-        join(root, NODE_LAYOUT.acmeChallenge),
-        join(root, NODE_LAYOUT.acmeThumbprint),
-      ];
-      watchers.push(
-        await watchTree(root, {
-          depth: 2,
-          ignored: (path) => skip.some((s) => path === s || path.startsWith(s + sep)),
-          settleMs: initial.settleMs,
-          log,
-          onSettled: (paths) => {
-            if (paths.has(current)) void enqueue(() => loadRelease(false));
-            if ([...paths].some((p) => p === certsDir || p.startsWith(certsDir + sep)))
-              void enqueue(loadCerts);
-          },
-        }),
-      );
-    } else {
-      watchers.push(
-        await watchTree(initial.siteDir, {
-          settleMs: initial.settleMs,
-          log,
-          onSettled: (paths) => {
-            // Paths from bursts that arrive while a load waits its turn join that load.
-            const first = dirty === null;
-            dirty ??= new Set();
-            for (const path of paths) dirty.add(path);
-            if (first) {
-              void enqueue(() => {
-                const changed = dirty ?? undefined;
-                dirty = null;
-                return loadRelease(true, changed);
-              });
-            }
-          },
-        }),
-      );
+    if (hooks.watch !== false) {
+      // Loaded on demand: cluster workers leave watching to the primary and never load chokidar.
+      const { watchServed } = await import('./watch.js');
+      watchers.push(await watchServed(initial, log, applyChanges));
     }
     const wrap = accessLog === null ? <T>(h: T): T => h : accessLog.wrap;
     const plain = wrap(createHandler(state, 'plain'));
@@ -314,6 +301,7 @@ export async function startServing(
   return {
     address,
     state,
+    applyChanges,
     reload: async (settings) => {
       if (settings) {
         const before = JSON.stringify([

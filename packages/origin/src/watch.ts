@@ -1,5 +1,8 @@
+import { join, sep } from 'node:path';
 import { watch } from 'chokidar';
+import { NODE_LAYOUT } from '@owncdn/core';
 import type { Logger } from '@owncdn/core';
+import type { Settings } from './settings.js';
 
 export interface Watcher {
   close(): Promise<void>;
@@ -52,4 +55,35 @@ export async function watchTree(path: string, options: WatchOptions): Promise<Wa
       await watcher.close();
     },
   };
+}
+
+/**
+ * Watches what a serving process reloads from: in node mode `<root>` two
+ * levels deep (the `current` link and `certs/`, not `releases/`, `trees/` nor
+ * the ACME files), in --dir mode the whole directory. With cluster workers only the
+ * primary runs this and passes each burst on (one set of watches, not one
+ * per worker: chokidar holds ~10 KB per watched file).
+ */
+export function watchServed(
+  settings: Settings,
+  log: Logger,
+  onSettled: (paths: ReadonlySet<string>) => void,
+): Promise<Watcher> {
+  const root = settings.root;
+  if (root === null) {
+    return watchTree(settings.siteDir, { settleMs: settings.settleMs, log, onSettled });
+  }
+  const skip = [
+    join(root, NODE_LAYOUT.releases),
+    join(root, NODE_LAYOUT.trees),
+    join(root, NODE_LAYOUT.acmeChallenge),
+    join(root, NODE_LAYOUT.acmeThumbprint),
+  ];
+  return watchTree(root, {
+    depth: 2,
+    ignored: (path) => skip.some((s) => path === s || path.startsWith(s + sep)),
+    settleMs: settings.settleMs,
+    log,
+    onSettled,
+  });
 }

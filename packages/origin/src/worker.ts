@@ -37,6 +37,8 @@ const gatherCounters = (local: Counters): Promise<Counters> =>
   });
 
 let origin: ServingOrigin | null = null;
+/** File events that arrived while the site was loading: applied once serving (a path the load already saw is only read again). */
+let changedWhileStarting: Set<string> | null = null;
 let starting = true;
 let closing = false;
 const done = (): void => {
@@ -64,6 +66,12 @@ process.on('message', (message: unknown) => {
   else if (message.type === 'reload') {
     const reload = origin?.reload(message.settings ?? undefined) ?? Promise.resolve();
     void reload.then(() => send({ type: 'reloaded', id: message.id }));
+  } else if (message.type === 'changed') {
+    if (origin !== null) origin.applyChanges(new Set(message.paths));
+    else {
+      changedWhileStarting ??= new Set();
+      for (const path of message.paths) changedWhileStarting.add(path);
+    }
   } else if (message.type === 'counters') {
     send({
       type: 'counters',
@@ -91,12 +99,15 @@ if (raw === undefined) {
 } else {
   // Written by our own primary a moment ago from a checked Settings object.
   const settings = JSON.parse(raw) as Settings;
-  startServing(settings, log, { gatherCounters }).then(
+  // The primary watches the files for every worker (see cluster.ts).
+  startServing(settings, log, { gatherCounters, watch: false }).then(
     (started) => {
       origin = started;
       starting = false;
-      if (closing) shutDown();
-      else send({ type: 'listening', address: started.address, release: started.state.release });
+      if (closing) return shutDown();
+      send({ type: 'listening', address: started.address, release: started.state.release });
+      if (changedWhileStarting !== null) started.applyChanges(changedWhileStarting);
+      changedWhileStarting = null;
     },
     (error: unknown) => {
       const code =

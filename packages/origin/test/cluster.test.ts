@@ -1,10 +1,20 @@
 import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { startDaemon } from '../../../test/support/process.js';
 import { makeSite } from '../../../test/support/tmp.js';
-import { createRecordingLogger, rawRequest, start, statusOf } from './helpers.js';
+import {
+  createRecordingLogger,
+  makeNodeRoot,
+  nodeConfig,
+  rawRequest,
+  serveNode,
+  start,
+  statusOf,
+} from './helpers.js';
+import type { RecordingLogger } from './helpers.js';
 
 const OWNCDN_BIN = join(import.meta.dirname, '../../cli/bin/owncdn.js');
 
@@ -86,6 +96,57 @@ describe('cluster workers', () => {
     await expect(rawRequest(address, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n')).rejects.toThrow(
       /ECONNREFUSED/,
     );
+  });
+});
+
+/** Bodies of `count` requests on fresh connections (the primary spreads them over the workers). */
+async function bodies(address: string, path: string, count: number): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const response = await rawRequest(
+      address,
+      `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    out.add(response.slice(response.indexOf('\r\n\r\n') + 4));
+  }
+  return out;
+}
+
+/** Waits for 'release activated' (after record `skip`, passing `test`) from two different workers. */
+async function activatedInBoth(
+  log: RecordingLogger,
+  skip: number,
+  test: (obj: Record<string, unknown>) => boolean = () => true,
+): Promise<void> {
+  const first = await log.waitFor('release activated', test, skip);
+  await log.waitFor('release activated', (o) => test(o) && o.worker !== first.obj.worker, skip);
+}
+
+describe('cluster reloads', () => {
+  it('passes the primary’s file events to every worker in --dir mode', async () => {
+    const dir = await makeSite({ 'index.html': 'one' });
+    const log = createRecordingLogger();
+    const origin = await start({ dir, listen: '127.0.0.1:0', workers: 2 }, log);
+    const address = origin.address.http[0] ?? '';
+    expect(await bodies(address, '/', 6)).toEqual(new Set(['one']));
+    const seen = log.records.length;
+    await writeFile(join(dir, 'index.html'), 'two');
+    await activatedInBoth(log, seen);
+    expect(await bodies(address, '/', 6)).toEqual(new Set(['two']));
+  });
+
+  it('switches every worker to a new release in node mode', async () => {
+    const node = await makeNodeRoot();
+    await node.addRelease('r1', { 'index.html': 'first' });
+    await node.addRelease('r2', { 'index.html': 'second' });
+    await node.activate('r1');
+    const log = createRecordingLogger();
+    const { origin } = await serveNode(nodeConfig(node.root), { workers: 2 }, log);
+    const address = origin.address.http[0] ?? '';
+    expect(await bodies(address, '/', 6)).toEqual(new Set(['first']));
+    await node.activate('r2');
+    await activatedInBoth(log, 0, (o) => o.release === 'r2');
+    expect(await bodies(address, '/', 6)).toEqual(new Set(['second']));
   });
 });
 
