@@ -21,15 +21,43 @@ interface CachedDigest extends FileStamp {
   readonly digest: string;
 }
 
-/** Version of the file format; a different one is ignored (re-hashed). */
-const FORMAT = 2;
+/** Version of the file format; a different one is ignored (everything is listed and hashed). */
+const FORMAT = 3;
 
 /** One file in the cache file: `[name, size, ino, mtimeNs, ctimeNs, digest]` (no repeated keys: 20,000 files parse in ~30 ms). */
 type Row = [string, number, number, string, string, string];
 
+/** What rsync listed: kind (`-`, `d`, `l`), name, symlink target. */
+export interface ListedName {
+  readonly kind: string;
+  readonly name: string;
+  readonly target: string;
+}
+
+/** A directory of the site and its stamp (`.` is the site itself). */
+export interface DirStamp {
+  readonly name: string;
+  readonly ino: number;
+  readonly mtimeNs: string;
+  readonly ctimeNs: string;
+}
+
+/** What the last push of a site left: digests by stamp, and the listing while no directory changes. */
+export interface SiteCache {
+  readonly files: ReadonlyMap<string, CachedDigest>;
+  readonly listing: {
+    readonly filters: readonly string[];
+    readonly savedAtMs: number;
+    readonly names: readonly ListedName[];
+    readonly dirs: readonly DirStamp[];
+  } | null;
+}
+
+export const EMPTY_CACHE: SiteCache = { files: new Map(), listing: null };
+
 /**
  * Entries whose ctime is this close to the moment the cache is written are
- * not kept: a write in the same clock tick would leave the stamp unchanged
+ * not trusted: a write in the same clock tick would leave the stamp unchanged
  * (git's "racily clean" entries).
  */
 const RACY_MS = 100;
@@ -45,47 +73,88 @@ export function sameStamp(a: FileStamp, b: FileStamp): boolean {
   return a.size === b.size && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
-/** The digests saved by the last push of this source; empty when there are none or they cannot be read. */
-export async function loadDigests(file: string): Promise<Map<string, CachedDigest>> {
-  const digests = new Map<string, CachedDigest>();
-  try {
-    const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+/** True when `ctimeNs` is at least RACY_MS older than `nowMs`. */
+function settled(ctimeNs: string, nowMs: number): boolean {
+  return BigInt(ctimeNs) < BigInt(Math.floor(nowMs - RACY_MS)) * 1_000_000n;
+}
+
+/**
+ * The last listing, if it still holds: same filters, and every directory
+ * with the stamp it had (adding, removing or renaming anything in a directory
+ * changes its mtime and ctime), none of them racy. Null otherwise.
+ */
+export function listingIfUnchanged(
+  cache: SiteCache,
+  filters: readonly string[],
+  stampDir: (name: string) => DirStamp | null,
+): readonly ListedName[] | null {
+  const listing = cache.listing;
+  if (listing === null || JSON.stringify(listing.filters) !== JSON.stringify(filters)) return null;
+  for (const dir of listing.dirs) {
+    const now = stampDir(dir.name);
     if (
-      typeof parsed !== 'object' ||
-      parsed === null ||
-      !('format' in parsed) ||
-      parsed.format !== FORMAT ||
-      !('files' in parsed) ||
-      !Array.isArray(parsed.files)
+      now === null ||
+      now.ino !== dir.ino ||
+      now.mtimeNs !== dir.mtimeNs ||
+      now.ctimeNs !== dir.ctimeNs ||
+      !settled(now.ctimeNs, listing.savedAtMs)
     )
-      return digests;
-    for (const row of parsed.files as unknown[]) {
+      return null;
+  }
+  return listing.names;
+}
+
+/** What the last push of this source left; empty when there is nothing or it cannot be read. */
+export async function loadDigests(file: string): Promise<SiteCache> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<{
+      format: number;
+      files: unknown[];
+      listing: SiteCache['listing'];
+    }>;
+    if (parsed.format !== FORMAT || !Array.isArray(parsed.files)) return EMPTY_CACHE;
+    const files = new Map<string, CachedDigest>();
+    for (const row of parsed.files) {
       if (!Array.isArray(row) || row.length !== 6) continue;
       const [name, size, ino, mtimeNs, ctimeNs, digest] = row as Row;
-      digests.set(name, { size, ino, mtimeNs, ctimeNs, digest });
+      files.set(name, { size, ino, mtimeNs, ctimeNs, digest });
     }
-    return digests;
+    const listing = parsed.listing;
+    const valid =
+      typeof listing === 'object' &&
+      listing !== null &&
+      Array.isArray(listing.filters) &&
+      Array.isArray(listing.names) &&
+      Array.isArray(listing.dirs) &&
+      typeof listing.savedAtMs === 'number';
+    return { files, listing: valid ? listing : null };
   } catch {
-    return new Map(); // no cache yet, or a damaged one: everything is hashed
+    return EMPTY_CACHE; // no cache yet, or a damaged one: everything is listed and hashed
   }
 }
 
 /**
- * Saves digests for the next push (atomically; a cache that cannot be written
- * only costs the next push a full read, so failures are ignored).
+ * Saves digests (and the listing) for the next push, atomically; a cache that
+ * cannot be written only costs the next push a full read, so failures are
+ * ignored.
  */
 export async function saveDigests(
   file: string,
   entries: ReadonlyMap<string, CachedDigest>,
+  listing: {
+    filters: readonly string[];
+    names: readonly ListedName[];
+    dirs: readonly DirStamp[];
+  } | null = null,
   nowMs = Date.now(),
 ): Promise<void> {
   const files: Row[] = [];
-  const racyNs = BigInt(Math.floor(nowMs - RACY_MS)) * 1_000_000n;
   for (const [name, e] of entries)
-    if (BigInt(e.ctimeNs) < racyNs)
+    if (settled(e.ctimeNs, nowMs))
       files.push([name, e.size, e.ino, e.mtimeNs, e.ctimeNs, e.digest]);
+  const saved = listing === null ? null : { ...listing, savedAtMs: nowMs };
   try {
-    await writeFileAtomic(file, `${JSON.stringify({ format: FORMAT, files })}\n`, {
+    await writeFileAtomic(file, `${JSON.stringify({ format: FORMAT, files, listing: saved })}\n`, {
       mode: 0o600,
       mkdir: true,
     });

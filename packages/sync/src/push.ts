@@ -28,7 +28,7 @@ import {
   applyContentTimes,
 } from './release.js';
 import type { FileDigest, SourceSummary } from './release.js';
-import { digestCacheFile, loadDigests, saveDigests } from './digest-cache.js';
+import { EMPTY_CACHE, digestCacheFile, loadDigests, saveDigests } from './digest-cache.js';
 import type { PushNodeResult, PushOptions, PushResult } from './push-types.js';
 import { pruneReleases } from './retention.js';
 import { prepareSwitch } from './switch.js';
@@ -104,7 +104,13 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
   let switchSkewMs: number | null = null;
   let error: SyncFailure | null = null;
   const agent = createHealthClient();
-  let summary: SourceSummary = { hash: '', files: 0, bytes: 0, fileDigests: new Map() };
+  let summary: SourceSummary = {
+    hash: '',
+    files: 0,
+    bytes: 0,
+    fileDigests: new Map(),
+    listing: null,
+  };
   let release = '';
   // Digests of the site's files by stamp, kept between pushes: unchanged files are not read again.
   const cacheFile = options.digestCache ?? digestCacheFile(source);
@@ -112,7 +118,8 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
   let saving: Promise<void> | null = null;
   // A dry run writes nothing, not even the cache.
   const saveCache = async (): Promise<void> => {
-    if (digests !== null && !dryRun && cacheFile !== null) await saveDigests(cacheFile, digests);
+    if (digests !== null && !dryRun && cacheFile !== null)
+      await saveDigests(cacheFile, digests, summary.listing);
   };
 
   try {
@@ -131,7 +138,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     );
     try {
       // Read while rsync lists the site.
-      const known = cacheFile === null ? new Map() : loadDigests(cacheFile);
+      const known = cacheFile === null ? EMPTY_CACHE : loadDigests(cacheFile);
       summary = await hashSource(source, filters, options.signal, known);
       digests = summary.fileDigests;
       if (detect === 'content-mtime') digests = (await applyContentTimes(source, summary)).digests;

@@ -5,8 +5,8 @@ import { stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NODE_LAYOUT, OwncdnError } from '@owncdn/core';
 import type { Config } from '@owncdn/core';
-import { sameStamp } from './digest-cache.js';
-import type { FileStamp } from './digest-cache.js';
+import { EMPTY_CACHE, listingIfUnchanged, sameStamp } from './digest-cache.js';
+import type { DirStamp, FileStamp, ListedName, SiteCache } from './digest-cache.js';
 
 /** `20261123T105900Z-0123456789ab`: UTC time of the push, then the content hash (sorts by time). */
 export const RELEASE_ID = /^(\d{8}T\d{6}Z)-([0-9a-f]{12})$/;
@@ -74,6 +74,21 @@ const interrupted = () =>
     'OWNCDN_SYNC_PUSH_FAILED',
     'push interrupted while hashing the site; no node was touched',
   );
+
+function dirStampOf(source: string, name: string): DirStamp | null {
+  try {
+    const info = statSync(join(source, name), { bigint: true });
+    if (!info.isDirectory()) return null;
+    return {
+      name,
+      ino: Number(info.ino),
+      mtimeNs: String(info.mtimeNs),
+      ctimeNs: String(info.ctimeNs),
+    };
+  } catch {
+    return null;
+  }
+}
 
 function stampOf(path: string): FileStamp & { mtimeMs: number } {
   const info = statSync(path, { bigint: true });
@@ -151,6 +166,12 @@ export interface SourceSummary {
   readonly bytes: number;
   /** Each published regular file (relative path): the SHA-256 of its content and its stamp when hashed. */
   readonly fileDigests: ReadonlyMap<string, FileDigest>;
+  /** What was listed, with the directories' stamps, for the cache; null when it cannot be reused. */
+  readonly listing: {
+    readonly filters: readonly string[];
+    readonly names: readonly ListedName[];
+    readonly dirs: readonly DirStamp[];
+  } | null;
 }
 
 /** A file's digest and the stamp it had (applyContentTimes updates the stamp). */
@@ -167,47 +188,49 @@ export async function hashSource(
   source: string,
   filters: readonly string[],
   signal?: AbortSignal,
-  known:
-    | ReadonlyMap<string, FileStamp & { readonly digest: string }>
-    | Promise<ReadonlyMap<string, FileStamp & { readonly digest: string }>> = new Map(),
+  known: SiteCache | Promise<SiteCache> = EMPTY_CACHE,
 ): Promise<SourceSummary> {
   await checkSource(source);
-  const args = [
-    '-r',
-    '--links',
-    '--list-only',
-    '--no-human-readable',
-    '-8',
-    ...filters.map((f) => `--filter=${f}`),
-    `${source}/`,
-  ];
-  // Each file is stat'ed as rsync lists it, so the listing (another process)
-  // and the stats overlap; unchanged files (by stamp) are not read at all.
+  const cache = await known;
   const entries: ListedEntry[] = [];
-  const onLine = (line: string) => {
-    const match = /^([-dl])\S{9}\S*\s+\d+\s+\S+\s+\S+\s(.*)$/.exec(line);
-    if (!match) return;
-    const [, kind = '', rest = ''] = match;
-    const arrow = kind === 'l' ? rest.indexOf(' -> ') : -1;
-    const name = decodeEscapes(arrow >= 0 ? rest.slice(0, arrow) : rest);
-    if (name === '.') return;
-    entries.push({
-      name,
-      kind,
-      target: arrow >= 0 ? decodeEscapes(rest.slice(arrow + 4)) : '',
-      stamp: kind === '-' ? stampOf(join(source, name)) : null,
+  const add = (kind: string, name: string, target: string) =>
+    entries.push({ kind, name, target, stamp: kind === '-' ? stampOf(join(source, name)) : null });
+  // No directory changed since the last push: the same names, no rsync listing.
+  const unchanged = listingIfUnchanged(cache, filters, (name) => dirStampOf(source, name));
+  if (unchanged !== null) {
+    for (const n of unchanged) add(n.kind, n.name, n.target);
+  } else {
+    const args = [
+      '-r',
+      '--links',
+      '--list-only',
+      '--no-human-readable',
+      '-8',
+      ...filters.map((f) => `--filter=${f}`),
+      `${source}/`,
+    ];
+    // Each file is stat'ed as rsync lists it, so the listing (another process)
+    // and the stats overlap; unchanged files (by stamp) are not read at all.
+    const onLine = (line: string) => {
+      const match = /^([-dl])\S{9}\S*\s+\d+\s+\S+\s+\S+\s(.*)$/.exec(line);
+      if (!match) return;
+      const [, kind = '', rest = ''] = match;
+      const arrow = kind === 'l' ? rest.indexOf(' -> ') : -1;
+      const name = decodeEscapes(arrow >= 0 ? rest.slice(0, arrow) : rest);
+      if (name === '.') return;
+      add(kind, name, arrow >= 0 ? decodeEscapes(rest.slice(arrow + 4)) : '');
+    };
+    await listWithRsync(args, onLine, signal).catch((error: unknown) => {
+      if (signal?.aborted) throw interrupted();
+      throw new OwncdnError(
+        'OWNCDN_RSYNC_FAILED',
+        `listing ${source} with rsync failed: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     });
-  };
-  await listWithRsync(args, onLine, signal).catch((error: unknown) => {
-    if (signal?.aborted) throw interrupted();
-    throw new OwncdnError(
-      'OWNCDN_RSYNC_FAILED',
-      `listing ${source} with rsync failed: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
-  });
+  }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const cached = await known;
+  const cached = cache.files;
   const digests = new Array<string>(entries.length).fill('');
   let bytes = 0;
   // Synchronous reads in slices: for small files, libuv's four pool threads
@@ -251,7 +274,28 @@ export async function hashSource(
   entries.forEach((entry, index) => {
     if (entry.stamp) fileDigests.set(entry.name, { ...entry.stamp, digest: digests[index] ?? '' });
   });
-  return { hash: tree.digest('hex'), files, bytes, fileDigests };
+  // Directory stamps taken after the listing: a change made meanwhile shows next time.
+  const dirs: DirStamp[] = [];
+  for (const name of ['.', ...entries.filter((e) => e.kind === 'd').map((e) => e.name)]) {
+    const stamp = dirStampOf(source, name);
+    if (stamp === null) {
+      dirs.length = 0; // vanished meanwhile: list again next time
+      break;
+    }
+    dirs.push(stamp);
+  }
+  const listing = {
+    filters: [...filters],
+    names: entries.map(({ kind, name, target }) => ({ kind, name, target })),
+    dirs,
+  };
+  return {
+    hash: tree.digest('hex'),
+    files,
+    bytes,
+    fileDigests,
+    listing: dirs.length > 0 ? listing : null,
+  };
 }
 
 /**
