@@ -1,10 +1,8 @@
 import { STATUS_CODES, createServer } from 'node:http';
 import type { Server as HttpServer } from 'node:http';
-import { createSecureServer } from 'node:http2';
 import type { Http2SecureServer, Http2Session } from 'node:http2';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContext } from 'node:tls';
 import { NODE_HEADER, OwncdnError } from '@owncdn/core';
 import type { Logger, OriginConfig } from '@owncdn/core';
 import type { Handler } from './handler.js';
@@ -24,7 +22,7 @@ export interface Listener {
  * 30 s): check often enough that a slow client is cut off close to the
  * configured time.
  */
-function checkingIntervalMs(origin: OriginConfig): number {
+export function checkingIntervalMs(origin: OriginConfig): number {
   return Math.max(50, Math.min(1_000, Math.floor(origin.headersTimeoutMs / 4)));
 }
 
@@ -79,47 +77,6 @@ function answerClientError(error: Error, socket: Duplex, node: string): void {
     );
   }
   socket.destroy(error);
-}
-
-/**
- * An HTTPS server speaking HTTP/2 with HTTP/1.1 fallback (ALPN). The
- * certificate comes from `pick` per handshake (SNI), so a replaced
- * certificate applies to new connections while open ones keep theirs.
- */
-export function createTlsServer(
-  origin: OriginConfig,
-  handler: Handler,
-  pick: (servername: string) => SecureContext | undefined,
-): Http2SecureServer {
-  const server = createSecureServer(
-    {
-      allowHTTP1: true,
-      SNICallback: (servername, callback) => {
-        const context = pick(servername);
-        if (context === undefined) callback(new Error('no certificate for this name yet'));
-        else callback(null, context);
-      },
-      // nginx's http2_max_concurrent_streams is 128; Node's default is unbounded.
-      settings: { maxHeaderListSize: origin.maxHeaderBytes, maxConcurrentStreams: 128 },
-      // MB per HTTP/2 connection (Node's default): past it new streams are refused.
-      maxSessionMemory: 10,
-    },
-    handler,
-  );
-  // HTTP/1.1 over TLS goes through node:http's parser and connection tracking,
-  // which read these from the server (allowHTTP1 sets Node's own defaults).
-  Object.assign(server, {
-    maxHeaderSize: origin.maxHeaderBytes,
-    headersTimeout: Math.min(
-      origin.headersTimeoutMs,
-      origin.requestTimeoutMs || origin.headersTimeoutMs,
-    ),
-    requestTimeout: origin.requestTimeoutMs,
-    connectionsCheckingInterval: checkingIntervalMs(origin),
-  });
-  // An HTTP/2 session (or TLS socket) idle this long is closed.
-  server.setTimeout(origin.requestTimeoutMs);
-  return server;
 }
 
 /** How often draining looks for connections that turned idle. */

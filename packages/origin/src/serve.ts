@@ -10,12 +10,11 @@ import type { Counters } from './counters.js';
 import { createHandler } from './handler.js';
 import type { ServingState } from './handler.js';
 import { compileRules } from './headers.js';
-import { bindAll, closeListeners, createPlainServer, createTlsServer } from './listeners.js';
+import { bindAll, closeListeners, createPlainServer } from './listeners.js';
 import type { Listener } from './listeners.js';
 import { releaseId } from './settings.js';
 import type { Settings } from './settings.js';
 import { buildSite, updateSite } from './site.js';
-import { loadCertificates, pickCertificate } from './tls.js';
 import type { Certificate } from './tls.js';
 import type { Watcher } from './watch.js';
 
@@ -161,6 +160,8 @@ export async function startServing(
     if (root === null) return;
     const settings = state.settings;
     try {
+      // Only node mode has certificates: --dir never loads node:tls.
+      const { loadCertificates } = await import('./tls.js');
       const certificates = await loadCertificates(
         join(root, NODE_LAYOUT.certs),
         settings.certificateOrder,
@@ -258,6 +259,11 @@ export async function startServing(
     );
     if (initial.https !== null) {
       const secure = wrap(createHandler(state, 'secure'));
+      // Loaded on demand, as in loadCerts: without HTTPS, node:http2 and node:tls stay unloaded.
+      const [{ createTlsServer }, { pickCertificate }] = await Promise.all([
+        import('./tls-server.js'),
+        import('./tls.js'),
+      ]);
       const pick = (servername: string) => pickCertificate(state.certificates, servername)?.context;
       const bound = await bindAll(
         initial.https,
