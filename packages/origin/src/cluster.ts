@@ -25,10 +25,12 @@ const GATHER_TIMEOUT_MS = 1_000;
  * V8 flags of a worker. `--max-semi-space-size=2` (MiB; V8's default on
  * 64-bit grows to 16): loading a release keeps thousands of fresh objects
  * alive at once, which grows the young generation to its maximum, and V8
- * keeps it that size for the life of the process: ~20 MiB per worker that
- * serving never needs, its per-request garbage dying young either way
- * (measured for issue 3: 126 → 105 MiB resident per worker after load,
- * throughput unchanged within noise). NODE_OPTIONS still applies first.
+ * keeps it that size for the life of the process: ~20-30 MiB per worker
+ * that serving never needs, its per-request garbage dying young either way
+ * (measured for issue 3 on the 16 MiB bench site, after load and traffic:
+ * 125 → 96 MiB resident per worker; 4 KiB page at 50 connections, turns
+ * interleaved: 25.5 k req/s against 24.3 k with V8's default and 24.4 k for
+ * the bare node:http server). NODE_OPTIONS still applies first.
  */
 const WORKER_EXEC_ARGV = ['--max-semi-space-size=2'];
 
