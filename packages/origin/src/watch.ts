@@ -1,3 +1,4 @@
+import { readlink } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { watch } from 'chokidar';
 import { NODE_LAYOUT } from '@owncdn/core';
@@ -64,7 +65,7 @@ export async function watchTree(path: string, options: WatchOptions): Promise<Wa
  * primary runs this and passes each burst on (one set of watches, not one
  * per worker: chokidar holds ~10 KB per watched file).
  */
-export function watchServed(
+export async function watchServed(
   settings: Settings,
   log: Logger,
   onSettled: (paths: ReadonlySet<string>) => void,
@@ -79,11 +80,40 @@ export function watchServed(
     join(root, NODE_LAYOUT.acmeChallenge),
     join(root, NODE_LAYOUT.acmeThumbprint),
   ];
-  return watchTree(root, {
+  const watcher = await watchTree(root, {
     depth: 2,
     ignored: (path) => skip.some((s) => path === s || path.startsWith(s + sep)),
     settleMs: settings.settleMs,
     log,
     onSettled,
   });
+  const poll = pollLink(join(root, NODE_LAYOUT.current), onSettled);
+  return {
+    close: async () => {
+      poll.stop();
+      await watcher.close();
+    },
+  };
+}
+
+/**
+ * How often `current` is read besides chokidar's events: two switches in
+ * quick succession (a push, then a rollback) can reach chokidar as one event
+ * for the first only, leaving origin on the middle release (tested:
+ * test/recycled-tree.test.ts). One readlink a second settles it.
+ */
+const CURRENT_POLL_MS = 1_000;
+
+/** Reports `link` as changed whenever its target differs from the last one read. */
+function pollLink(link: string, onSettled: (paths: ReadonlySet<string>) => void): { stop(): void } {
+  let last: Promise<string | null> = readlink(link).catch(() => null);
+  const timer = setInterval(() => {
+    last = last.then(async (before) => {
+      const now = await readlink(link).catch(() => null);
+      if (now !== before) onSettled(new Set([link]));
+      return now;
+    });
+  }, CURRENT_POLL_MS);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }
