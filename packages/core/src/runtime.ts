@@ -1,14 +1,14 @@
 /**
- * The light half of @owncdn/core for long-running services' hot processes
- * (origin workers): errors, logging, the node layout, atomic writes,
- * durations and the inventory helpers — without owncdn.yaml parsing (zod,
- * yaml) or the ssh/rsync transport (execa), which cost each process ~30 MiB
- * and ~0.3 s to load. Everything here is also exported by `@owncdn/core`.
+ * The light part of @owncdn/core for hot processes that neither read
+ * owncdn.yaml nor log through pino themselves (origin's cluster workers log
+ * over IPC): errors, the node layout, atomic writes, durations and the
+ * inventory helpers — without zod, yaml, pino or execa, which cost each
+ * process ~20 MiB and ~0.3 s to load. Everything here is also exported by
+ * `@owncdn/core`.
  */
 export { ERROR_CODES, OwncdnError, formatConfigIssue, isOwncdnError } from './errors.js';
 export type { ConfigIssue, ErrorCode } from './errors.js';
-export { createLogger, createSilentLogger, REDACT_PATHS } from './log.js';
-export type { CreateLoggerOptions, Logger, LogLevel } from './log.js';
+export type { Logger, LogLevel } from './log.js';
 export {
   replaceSymlink,
   syncDirectory,

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ACME_TOKEN_PATTERN, NODE_LAYOUT } from '@owncdn/core';
+import { ACME_TOKEN_PATTERN, NODE_LAYOUT } from '@owncdn/core/runtime';
 
 /** A thumbprint is a base64url SHA-256 (RFC 7638): anything else in the file is not served. */
 const THUMBPRINT_PATTERN = /^[A-Za-z0-9_-]{20,128}$/;

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
 import mime from 'mime';
-import { NODE_HEADER } from '@owncdn/core';
+import { NODE_HEADER } from '@owncdn/core/runtime';
 import { compressBrotli, compressGzip, isCompressible } from './encoding.js';
 import { defaultCacheControl, headersFor } from './headers.js';
 import type { CompiledRules } from './headers.js';

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http';
-import { ACME_CHALLENGE_PREFIX, NODE_HEADER } from '@owncdn/core';
+import { ACME_CHALLENGE_PREFIX, NODE_HEADER } from '@owncdn/core/runtime';
 import type { Logger } from '@owncdn/core';
 import { answerChallenge } from './acme.js';
 import { countResponse } from './counters.js';

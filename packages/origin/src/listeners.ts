@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Http2SecureServer, Http2Session } from 'node:http2';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { NODE_HEADER, OwncdnError } from '@owncdn/core';
+import { NODE_HEADER, OwncdnError } from '@owncdn/core/runtime';
 import type { Logger, OriginConfig } from '@owncdn/core';
 import type { Handler } from './handler.js';
 import type { ListenSpec } from './settings.js';

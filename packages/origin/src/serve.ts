@@ -1,7 +1,7 @@
 import { access, realpath } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { NODE_LAYOUT, OwncdnError } from '@owncdn/core';
+import { NODE_LAYOUT, OwncdnError } from '@owncdn/core/runtime';
 import type { Logger } from '@owncdn/core';
 import { createAccessLog } from './access-log.js';
 import type { AccessLog } from './access-log.js';
@@ -12,7 +12,7 @@ import type { ServingState } from './handler.js';
 import { compileRules } from './headers.js';
 import { bindAll, closeListeners, createPlainServer } from './listeners.js';
 import type { Listener } from './listeners.js';
-import { releaseId } from './settings.js';
+import { releaseId } from './release-id.js';
 import type { Settings } from './settings.js';
 import { buildSite, updateSite } from './site.js';
 import type { Certificate } from './tls.js';

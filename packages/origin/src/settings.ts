@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { readlink } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { NODE_LAYOUT, defaultOriginConfig, OwncdnError, findNode } from '@owncdn/core';
 import type { Config, OriginConfig } from '@owncdn/core';
@@ -160,14 +159,4 @@ export function bindHosts(bind: string, ipv4: string, ipv6: string | null): stri
       `origin.bind: ${JSON.stringify(bind)} is not all, node or an IP address`,
     );
   return [bind];
-}
-
-/**
- * The release id a node serves: the name `current` links to (`releases/<id>`,
- * itself a link to the tree `trees/<n>` holding the files; DESIGN.md), or,
- * for a `current` that is not a link, the name of the directory it resolves to.
- */
-export async function releaseId(currentPath: string, realDir: string): Promise<string> {
-  const target = await readlink(currentPath).catch(() => null);
-  return target === null ? basename(realDir) : basename(target.replace(/\/+$/, ''));
 }

@@ -3,7 +3,7 @@ import { readFile, readdir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { SecureContext } from 'node:tls';
-import { NODE_LAYOUT } from '@owncdn/core';
+import { NODE_LAYOUT } from '@owncdn/core/runtime';
 import type { Logger } from '@owncdn/core';
 
 /** A certificate origin serves, as read from `<root>/certs/<name>/`. */
