@@ -33,6 +33,7 @@ import type { PushNodeResult, PushOptions, PushResult } from './push-types.js';
 import { pruneReleases } from './retention.js';
 import { prepareSwitch } from './switch.js';
 import { planUpload } from './upload-plan.js';
+import type { UploadPlan } from './upload-plan.js';
 
 interface Session {
   readonly node: NodeConfig;
@@ -41,8 +42,15 @@ interface Session {
   releases: NodeReleases | null;
   /** The tree the release went into, once uploaded. */
   tree: string | null;
-  /** A release removed before the upload so that its tree could be reused. */
+  /** Where this node's upload goes (planned as soon as its state is read). */
+  plan: UploadPlan | null;
+  /** Removing the release whose tree the plan reuses: started while the site is hashed. */
+  retiring: Promise<void> | null;
+  retireError: Error | null;
+  /** A release removed so that its tree could be reused. */
   retired: string | null;
+  /** True once rsync may have written into the planned tree. */
+  treeTouched: boolean;
   /** The switch of `current`, prepared as soon as this node's upload was done. */
   prepared: PreparedSwitch | null;
   result: Omit<PushNodeResult, 'node' | 'label' | 'state'>;
@@ -77,7 +85,11 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     state: 'connecting',
     releases: null,
     tree: null,
+    plan: null,
+    retiring: null,
+    retireError: null,
     retired: null,
+    treeTouched: false,
     prepared: null,
     result: {
       previous: null,
@@ -131,6 +143,20 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
         try {
           s.releases = await readNodeReleases(s.transport);
           s.result = { ...s.result, previous: s.releases.current, current: s.releases.current };
+          s.plan = planUpload(s.releases, keep, dryRun);
+          // Retired now, while the site is still being hashed (a round trip off the
+          // critical path); put back below if this push turns out to need no upload.
+          const retire = s.plan.retire;
+          if (retire) {
+            s.retiring = s.transport.remove([releaseDir(retire.id)]).then(
+              () => {
+                s.retired = retire.id;
+              },
+              (e: unknown) => {
+                s.retireError = e instanceof Error ? e : new Error(String(e));
+              },
+            );
+          }
         } catch (e) {
           fail(s, e);
         }
@@ -172,20 +198,25 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     await Promise.all(
       sessions.map(async (s) => {
         const have = s.releases;
-        if (!have) return;
+        const plan = s.plan;
+        if (!have || !plan) return;
         if (have.releases.some((r) => r.id === release && r.complete)) {
+          try {
+            await restoreRetired(s);
+          } catch (e) {
+            fail(s, e);
+            return;
+          }
           setState(s, have.current === release ? 'unchanged' : 'uploaded');
           return;
         }
-        const plan = planUpload(have, keep, dryRun);
         setState(s, 'uploading');
         agent.warm(); // the confirmation needs it later; the event loop is idle meanwhile
         const t0 = performance.now();
         try {
-          if (plan.retire) {
-            await s.transport.remove([releaseDir(plan.retire.id)]);
-            s.retired = plan.retire.id;
-          }
+          await s.retiring;
+          if (s.retireError !== null) throw s.retireError;
+          s.treeTouched = true;
           const transfer = await s.transport.syncDirectory(source, treeDir(plan.tree), {
             checksum: detect === 'checksum',
             preserveTimes: detect === 'content-mtime',
@@ -354,11 +385,27 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     }
     return finish();
   } finally {
+    // A release retired for a tree this push never wrote into is put back.
+    await Promise.all(
+      sessions.map((s) =>
+        restoreRetired(s).catch((e: unknown) =>
+          log.warn({ node: s.node.name, err: e }, 'could not put back a retired release'),
+        ),
+      ),
+    );
     // A push that stopped before its switch round leaves no rsync waiting on a node.
     await Promise.all(sessions.flatMap((s) => (s.prepared ? [s.prepared.cancel()] : [])));
     await (saving ?? saveCache());
     await closeTransports(sessions, log);
     await agent.close();
+  }
+
+  /** Re-creates the link of a release retired for its tree, unless the upload has started writing there. */
+  async function restoreRetired(s: Session): Promise<void> {
+    await s.retiring;
+    if (s.retired === null || s.treeTouched || !s.plan) return;
+    await s.transport.switchLink(releaseDir(s.retired), treeLinkTarget(s.plan.tree));
+    s.retired = null;
   }
 
   function finish(): PushResult {

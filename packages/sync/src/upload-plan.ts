@@ -19,7 +19,8 @@ export interface UploadPlan {
  *      thereby resumes);
  *   2. when the node already keeps `keep` releases, the oldest one that is
  *      neither current nor previous (retention would remove it after this push
- *      anyway): its link goes first, then its tree is updated in place;
+ *      anyway): its link goes first (while the site is hashed; put back if the
+ *      push needs no upload), then its tree is updated in place;
  *   3. a new tree, hard-linked against the current release.
  * A reused tree gets no `--link-dest`: rsync would look every file up there
  * too (measured: 1.3 s instead of 0.5 s for 20,000 files), so files changed

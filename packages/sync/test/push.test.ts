@@ -298,6 +298,22 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
       // Updating a reused tree never writes through to the files it shares with other releases.
       expect(await readFile(join(root, 'releases', ids[2] ?? '', 'index.html'), 'utf8')).toBe('v3');
     }
+    // The same content again: the release retired early (for its tree) is put back.
+    const again = await push(cluster.config, {
+      content: site,
+      now: new Date('2026-01-01T00:00:09Z'),
+    });
+    expect(again.release).toBe(ids[3]);
+    expect(again.nodes.map((n) => [n.filesTransferred, n.pruned])).toEqual([
+      [0, []],
+      [0, []],
+      [0, []],
+    ]);
+    for (const name of NODE_NAMES) {
+      const root = cluster.roots[name] ?? '';
+      expect((await readdir(join(root, 'releases'))).sort()).toEqual([ids[2], ids[3]]);
+      expect(await readlink(join(root, 'releases', ids[2] ?? ''))).toBe('../trees/1');
+    }
     // After a rollback the current release is the older one; the next push keeps it as "previous".
     await rollback(cluster.config, { to: ids[2] });
     await writeFile(join(site, 'index.html'), 'v5');
