@@ -198,7 +198,15 @@ export async function hashSource(
   // No directory changed since the last push: the same names, no rsync listing.
   const unchanged = listingIfUnchanged(cache, filters, (name) => dirStampOf(source, name));
   if (unchanged !== null) {
-    for (const n of unchanged) add(n.kind, n.name, n.target);
+    try {
+      for (const n of unchanged) add(n.kind, n.name, n.target);
+    } catch (error) {
+      throw new OwncdnError(
+        'OWNCDN_SYNC_PUSH_FAILED',
+        `${source} changed while it was read (${error instanceof Error ? error.message : String(error)}); no node was touched: push again`,
+        { cause: error },
+      );
+    }
   } else {
     const args = [
       '-r',
