@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { stat, utimes } from 'node:fs/promises';
+import { createReadStream, readFileSync, statSync, utimesSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NODE_LAYOUT, OwncdnError } from '@owncdn/core';
 import type { Config } from '@owncdn/core';
@@ -22,9 +22,6 @@ const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
 
 /** Files hashed between two yields to the event loop. */
 const HASH_SLICE = 256;
-
-/** Files whose mtimes are set at once (utimes goes through libuv's pool). */
-const HASH_CONCURRENCY = 16;
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -325,36 +322,34 @@ export function contentTime(digest: string): number {
 /**
  * Sets every published file's mtime from its content (only where it differs),
  * so unchanged files match their copies in the current release by size and
- * mtime. Changes the source tree's mtimes, nothing else. Returns the count set.
+ * mtime. Changes the source tree's mtimes, nothing else. Returns the count set and the digests with their new stamps.
  */
 export async function applyContentTimes(
   source: string,
   summary: SourceSummary,
 ): Promise<{ changed: number; digests: ReadonlyMap<string, FileDigest> }> {
   let changed = 0;
-  const names = [...summary.fileDigests];
   const digests = new Map(summary.fileDigests);
-  let next = 0;
-  const worker = async () => {
-    while (next < names.length) {
-      const [name, file] = names[next++] ?? [];
-      if (name === undefined || file === undefined) continue;
-      const want = contentTime(file.digest);
-      if (Math.abs(file.mtimeMs / 1000 - want) < 0.000_001) continue;
-      await utimes(join(source, name), want, want);
-      // The new stamp, so the next push finds the file unchanged.
-      const info = await stat(join(source, name), { bigint: true });
-      digests.set(name, {
-        ...file,
-        ino: Number(info.ino),
-        mtimeNs: String(info.mtimeNs),
-        ctimeNs: String(info.ctimeNs),
-        mtimeMs: Number(info.mtimeNs / 1000n) / 1000,
-      });
-      changed++;
-    }
-  };
-  await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker));
+  let index = 0;
+  // Synchronous calls in slices, as in hashSource: 20,000 utimes + stat take
+  // ~0.2 s this way against ~0.6 s through libuv's pool.
+  for (const [name, file] of summary.fileDigests) {
+    if (index++ % HASH_SLICE === 0) await yieldToLoop();
+    const want = contentTime(file.digest);
+    if (Math.abs(file.mtimeMs / 1000 - want) < 0.000_001) continue;
+    const path = join(source, name);
+    utimesSync(path, want, want);
+    // The new stamp, so the next push finds the file unchanged.
+    const info = statSync(path, { bigint: true });
+    digests.set(name, {
+      ...file,
+      ino: Number(info.ino),
+      mtimeNs: String(info.mtimeNs),
+      ctimeNs: String(info.ctimeNs),
+      mtimeMs: Number(info.mtimeNs / 1000n) / 1000,
+    });
+    changed++;
+  }
   return { changed, digests };
 }
 
