@@ -147,10 +147,10 @@ export class SshSession {
     this.#controlDir ??= await mkdtemp(join(tmpdir(), `owncdn-ssh-${key}-`));
     // The master's first session runs `rsync --version`: the transport needs
     // to know what answers there (rsync, rrsync, nothing) anyway, and asking
-    // now saves a round trip. ControlPersist forks the master into the
-    // background, where it keeps the stdio it inherited open: output goes to
-    // files, not pipes we would wait on, and the foreground ssh exits with
-    // the command's status once the session ends.
+    // now saves a round trip. With ControlPersist the master forks into the
+    // background and the foreground ssh exits with the command's status once
+    // the session ends; its output goes to files rather than pipes, so nothing
+    // the background master inherits can keep us waiting.
     const outFile = join(this.#controlDir, 'master.out');
     const errFile = join(this.#controlDir, 'master.err');
     const args = [
@@ -165,8 +165,10 @@ export class SshSession {
     ];
     this.#log.debug({ node: this.#label, args }, 'ssh connect');
     // node:child_process rather than execa here: the handshake starts without
-    // waiting ~0.15 s for execa to load, which the later calls need (loaded meanwhile).
-    const exitCode = await runToFiles('ssh', args, outFile, errFile).catch((error: unknown) => {
+    // waiting ~0.15 s for execa to load; the later calls need it, so it loads meanwhile.
+    const handshake = runToFiles('ssh', args, outFile, errFile);
+    void loadExeca().catch(() => undefined); // its own callers report a failed load
+    const exitCode = await handshake.catch((error: unknown) => {
       // ssh itself could not be started (not installed, not executable).
       throw new OwncdnError(
         'OWNCDN_SSH_FAILED',
@@ -174,7 +176,6 @@ export class SshSession {
         { cause: error },
       );
     });
-    void loadExeca().catch(() => undefined); // its own callers report a failed load
     const [stdout, stderr] = await Promise.all([
       readFile(outFile, 'utf8'),
       readFile(errFile, 'utf8'),
