@@ -6,7 +6,13 @@
  * process ~20 MiB and ~0.3 s to load. Everything here is also exported by
  * `@owncdn/core`.
  */
-export { ERROR_CODES, OwncdnError, formatConfigIssue, isOwncdnError } from './errors.js';
+export {
+  ConfigError,
+  ERROR_CODES,
+  OwncdnError,
+  formatConfigIssue,
+  isOwncdnError,
+} from './errors.js';
 export type { ConfigIssue, ErrorCode } from './errors.js';
 export type { Logger, LogLevel } from './log.js';
 export {
