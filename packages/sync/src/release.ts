@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, statSync, utimesSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NODE_LAYOUT, OwncdnError } from '@owncdn/core';
+import { NODE_LAYOUT, OwncdnError, parseListLine } from '@owncdn/core';
 import type { Config } from '@owncdn/core';
 import { EMPTY_CACHE, listingIfUnchanged, sameStamp } from './digest-cache.js';
 import type { DirStamp, FileStamp, ListedName, SiteCache } from './digest-cache.js';
@@ -19,6 +19,9 @@ const STDERR_MAX_CHARS = 8 * 1024;
 
 /** Files up to this size are read in one call; larger ones are streamed. */
 const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
+
+/** rsync's listing letter for each entry type: part of what the content hash covers. */
+const KIND = { file: '-', dir: 'd', symlink: 'l' } as const;
 
 /** Files hashed between two yields to the event loop. */
 const HASH_SLICE = 256;
@@ -217,13 +220,9 @@ export async function hashSource(
     // Each file is stat'ed as rsync lists it, so the listing (another process)
     // and the stats overlap; unchanged files (by stamp) are not read at all.
     const onLine = (line: string) => {
-      const match = /^([-dl])\S{9}\S*\s+\d+\s+\S+\s+\S+\s(.*)$/.exec(line);
-      if (!match) return;
-      const [, kind = '', rest = ''] = match;
-      const arrow = kind === 'l' ? rest.indexOf(' -> ') : -1;
-      const name = decodeEscapes(arrow >= 0 ? rest.slice(0, arrow) : rest);
-      if (name === '.') return;
-      add(kind, name, arrow >= 0 ? decodeEscapes(rest.slice(arrow + 4)) : '');
+      const entry = parseListLine(line);
+      if (!entry || entry.name === '.' || entry.type === 'other') return;
+      add(KIND[entry.type], entry.name, entry.target ?? '');
     };
     await listWithRsync(args, onLine, signal).catch((error: unknown) => {
       if (signal?.aborted) throw interrupted();
@@ -340,33 +339,8 @@ export async function applyContentTimes(
     const path = join(source, name);
     utimesSync(path, want, want);
     // The new stamp, so the next push finds the file unchanged.
-    const info = statSync(path, { bigint: true });
-    digests.set(name, {
-      ...file,
-      ino: Number(info.ino),
-      mtimeNs: String(info.mtimeNs),
-      ctimeNs: String(info.ctimeNs),
-      mtimeMs: Number(info.mtimeNs / 1000n) / 1000,
-    });
+    digests.set(name, { ...stampOf(path), digest: file.digest });
     changed++;
   }
   return { changed, digests };
-}
-
-/** rsync prints unprintable bytes of names as `\#ooo`; this restores them as UTF-8. */
-function decodeEscapes(text: string): string {
-  if (!text.includes('\\#')) return text;
-  const raw = Buffer.from(text, 'utf8');
-  const out: number[] = [];
-  for (let i = 0; i < raw.length; i++) {
-    const octal =
-      raw[i] === 0x5c && raw[i + 1] === 0x23 ? raw.subarray(i + 2, i + 5).toString('latin1') : '';
-    if (/^[0-7]{3}$/.test(octal)) {
-      out.push(parseInt(octal, 8));
-      i += 4;
-    } else {
-      out.push(raw[i] ?? 0);
-    }
-  }
-  return Buffer.from(out).toString('utf8');
 }
