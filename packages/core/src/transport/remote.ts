@@ -37,6 +37,16 @@ interface FarSide {
 const MISSING =
   /(change_dir|link_stat|mkdir|opendir) .*failed: No such file or directory \(2\)|rrsync error: .*No such file or directory/;
 
+/** A parsed `rsync --list-only` line as a DirEntry named `name`. */
+function toDirEntry(entry: NonNullable<ReturnType<typeof parseListLine>>, name: string): DirEntry {
+  return {
+    name,
+    type: entry.type,
+    size: entry.size,
+    ...(entry.target === null ? {} : { target: entry.target }),
+  };
+}
+
 /**
  * A node reached over the system ssh and rsync. Every operation but `run` is
  * one rsync call, so a deploy user restricted by `rrsync <root>` can do all of
@@ -321,13 +331,7 @@ export function createRemoteTransport(
       const entries: DirEntry[] = [];
       for (const line of run.lines) {
         const entry = parseListLine(line);
-        if (entry && entry.name !== '.')
-          entries.push({
-            name: entry.name,
-            type: entry.type,
-            size: entry.size,
-            ...(entry.target === null ? {} : { target: entry.target }),
-          });
+        if (entry && entry.name !== '.') entries.push(toDirEntry(entry, entry.name));
       }
       return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
@@ -366,12 +370,7 @@ export function createRemoteTransport(
         const slash = entry.name.lastIndexOf('/');
         const parent = slash < 0 ? '' : entry.name.slice(0, slash);
         const list = byDir.get(parent) ?? [];
-        list.push({
-          name: entry.name.slice(slash + 1),
-          type: entry.type,
-          size: entry.size,
-          ...(entry.target === null ? {} : { target: entry.target }),
-        });
+        list.push(toDirEntry(entry, entry.name.slice(slash + 1)));
         byDir.set(parent, list);
       }
       const listed = new Map<string, DirEntry[] | null>();

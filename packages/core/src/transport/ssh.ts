@@ -180,18 +180,17 @@ export class SshSession {
       readFile(outFile, 'utf8'),
       readFile(errFile, 'utf8'),
     ]);
-    const result = { exitCode };
     // 255: ssh itself failed (unreachable, refused key, host key); anything
     // else came from the far side, and the connection is up.
-    if (result.exitCode === 255 || result.exitCode === undefined) {
+    if (exitCode === 255 || exitCode === undefined) {
       throw failureError(
         'connect to',
         this.#label,
-        { exitCode: result.exitCode, stderr, program: 'ssh' },
+        { exitCode, stderr, program: 'ssh' },
         this.target,
       );
     }
-    this.#greeting = { exitCode: result.exitCode, stdout, stderr };
+    this.#greeting = { exitCode, stdout, stderr };
   }
 
   /** What `rsync --version` gave on the node when the connection opened (see connect). */
