@@ -12,7 +12,6 @@
 // anchors, `apt-get install -y gdnsd knot pdns-server pdns-backend-geoip dnsperf`.
 // Each missing anchor is skipped with a message. Results: bench/results/geodns.md.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import {
   mkdirSync,
   mkdtempSync,
@@ -23,10 +22,10 @@ import {
   readdirSync,
 } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeDnsPort } from '../ports.mjs';
 import { convertDatabase } from './mmdb.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -63,24 +62,6 @@ process.on('exit', () => {
   rmSync(work, { recursive: true, force: true });
 });
 process.on('SIGINT', () => process.exit(130));
-
-/** A port free for UDP and TCP on 127.0.0.1 a moment ago (anchors must be told a port). */
-async function freePort() {
-  for (;;) {
-    const port = await new Promise((resolve) => {
-      const s = createNetServer().listen(0, '127.0.0.1', () => {
-        const p = s.address().port;
-        s.close(() => resolve(p));
-      });
-    });
-    const udpFree = await new Promise((resolve) => {
-      const u = createSocket('udp4');
-      u.once('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
-}
 
 // ---- shared data --------------------------------------------------------
 const geoFile = join(work, 'geo2-country.mmdb');
@@ -269,7 +250,7 @@ async function startOwncdn(workers) {
 }
 
 async function startBare(workers) {
-  const port = await freePort();
+  const port = await freeDnsPort();
   const { child } = await start(
     process.execPath,
     [join(ROOT, 'bench/geodns/bare.mjs'), String(port), String(workers)],
@@ -281,7 +262,7 @@ async function startBare(workers) {
 async function startGdnsd() {
   const dir = join(work, 'gdnsd');
   mkdirSync(join(dir, 'zones'), { recursive: true });
-  const port = await freePort();
+  const port = await freeDnsPort();
   const map = Object.entries(MAP)
     .map(([c, dc]) => `${c} => [${dc}]`)
     .join(', ');
@@ -310,7 +291,7 @@ plugins => { geoip => {
 async function startPdns() {
   const dir = join(work, 'pdns');
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
+  const port = await freeDnsPort();
   const service = Object.entries(MAP)
     .map(([c, dc]) => `    ${c.toLowerCase()}.service.example.org:\n      - a: ${NODES[dc]}`)
     .join('\n');
@@ -355,7 +336,7 @@ ${service}
 async function startKnot() {
   const dir = join(work, 'knot');
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
+  const port = await freeDnsPort();
   writeFileSync(
     join(dir, 'example.org.zone'),
     `$ORIGIN example.org.\n$TTL 3600\n@ SOA ns1 hostmaster 1 3600 900 604800 300\n@ NS ns1\nns1 A 127.0.0.53\n@ 30 A ${NODES.au}\nwww 30 A ${NODES.au}\n`,

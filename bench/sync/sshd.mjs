@@ -3,20 +3,9 @@
 // setup as test/support/sshd.ts, in plain JavaScript, stopped by PID.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../ports.mjs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts sshd in `dir`; resolves once it logs "Server listening on". */
 export async function startSshd(dir, aliases) {
