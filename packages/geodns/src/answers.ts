@@ -24,20 +24,18 @@ export interface ZoneInput {
   readonly serial: number;
 }
 
-/** One precomputed answer: a response per answer class when it depends on the client, else one. */
-export interface Entry {
-  readonly responses: readonly Buffer[];
+/** What every precomputed answer carries besides its bytes. */
+interface AnswerMeta {
+  /** True when the bytes differ by the client's answer class (continent). */
   readonly geo: boolean;
   /** Stable within a snapshot; RRL counts identical responses by it. */
   readonly id: number;
   readonly rcode: number;
 }
 
-export interface NameEntry {
-  /** Answers by QTYPE. */
-  readonly types: ReadonlyMap<number, Entry>;
-  /** The answer for any other QTYPE (NODATA, a referral, or a CNAME chain ending in NODATA). */
-  readonly other: Entry;
+/** One precomputed answer: a response per answer class when it depends on the client, else one. */
+export interface Entry extends AnswerMeta {
+  readonly responses: readonly Buffer[];
 }
 
 /**
@@ -45,18 +43,19 @@ export interface NameEntry {
  * tail of records that refer to the question only by a pointer to offset 12;
  * the query's own question goes between them.
  */
-export interface TailEntry {
+export interface TailEntry extends AnswerMeta {
   readonly header: Buffer;
   readonly tails: readonly Buffer[];
-  readonly geo: boolean;
-  readonly id: number;
-  readonly rcode: number;
 }
 
-export interface WildcardEntry {
-  readonly types: ReadonlyMap<number, TailEntry>;
-  readonly other: TailEntry;
+/** Answers by QTYPE, and the one for any other QTYPE (NODATA, a referral, or a CNAME chain ending in NODATA). */
+interface ByType<T> {
+  readonly types: ReadonlyMap<number, T>;
+  readonly other: T;
 }
+
+export type NameEntry = ByType<Entry>;
+export type WildcardEntry = ByType<TailEntry>;
 
 export interface Snapshot {
   readonly zone: string;
