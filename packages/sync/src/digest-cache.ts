@@ -17,7 +17,7 @@ export interface FileStamp {
   readonly ctimeNs: string;
 }
 
-interface CachedDigest extends FileStamp {
+export interface CachedDigest extends FileStamp {
   readonly digest: string;
 }
 

@@ -16,8 +16,6 @@ export interface NodeReleases {
   readonly current: string | null;
   /** Releases on the node, oldest first. */
   readonly releases: readonly ReleaseEntry[];
-  /** Tree names (`<n>` of `trees/<n>`) that no release links to: spares for the next upload, newest last. */
-  readonly spareTrees: readonly string[];
   /** Every tree name in `trees/`, numeric order. */
   readonly trees: readonly string[];
 }
@@ -54,13 +52,11 @@ export async function readNodeReleases(transport: NodeTransport): Promise<NodeRe
   const treeEntries = listed.get(NODE_LAYOUT.trees);
   const names = new Set(entries.map((e) => e.name));
   const releases: ReleaseEntry[] = [];
-  const linked = new Set<string>();
   for (const e of entries) {
     if (!RELEASE_ID.test(e.name)) continue;
     if (e.type === 'symlink') {
       const tree = treeOfLink(e.target);
       if (tree === null) continue; // not one of ours: left alone
-      linked.add(tree);
       releases.push({ id: e.name, complete: true, dir: treeDir(tree) });
     } else if (e.type === 'dir') {
       releases.push({
@@ -75,7 +71,13 @@ export async function readNodeReleases(transport: NodeTransport): Promise<NodeRe
     .filter((e) => e.type === 'dir' && /^\d+$/.test(e.name))
     .map((e) => e.name)
     .sort((a, b) => Number(a) - Number(b));
-  return { current, releases, trees, spareTrees: trees.filter((t) => !linked.has(t)) };
+  return { current, releases, trees };
+}
+
+/** Trees (`<n>`) none of `releases` lives in: spares for an upload, newest last. */
+export function unusedTrees(trees: readonly string[], releases: readonly ReleaseEntry[]): string[] {
+  const used = new Set(releases.map((r) => r.dir));
+  return trees.filter((tree) => !used.has(treeDir(tree)));
 }
 
 /** An error as a result field; anything that is not an OwncdnError is a bug and is rethrown. */

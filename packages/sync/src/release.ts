@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { NODE_LAYOUT, OwncdnError, parseListLine } from '@owncdn/core';
 import type { Config } from '@owncdn/core';
 import { EMPTY_CACHE, listingIfUnchanged, sameStamp } from './digest-cache.js';
-import type { DirStamp, FileStamp, ListedName, SiteCache } from './digest-cache.js';
+import type { CachedDigest, DirStamp, FileStamp, ListedName, SiteCache } from './digest-cache.js';
 
 /** `20261123T105900Z-0123456789ab`: UTC time of the push, then the content hash (sorts by time). */
 export const RELEASE_ID = /^(\d{8}T\d{6}Z)-([0-9a-f]{12})$/;
@@ -175,8 +175,7 @@ export interface SourceSummary {
 }
 
 /** A file's digest and the stamp it had (applyContentTimes updates the stamp). */
-export interface FileDigest extends FileStamp {
-  readonly digest: string;
+export interface FileDigest extends CachedDigest {
   readonly mtimeMs: number;
 }
 

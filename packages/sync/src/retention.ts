@@ -1,5 +1,5 @@
 import type { NodeTransport } from '@owncdn/core';
-import { readNodeReleases, treeDir } from './node-state.js';
+import { readNodeReleases, treeDir, unusedTrees } from './node-state.js';
 import type { ReleaseEntry } from './node-state.js';
 import { completeMarker, releaseDir } from './release.js';
 
@@ -41,8 +41,10 @@ export async function pruneReleases(
       ...legacy.map((r) => completeMarker(r.id)),
     ]);
   }
-  const inUse = new Set(releases.filter((r) => kept.has(r.id)).map((r) => r.dir));
-  const spares = state.trees.map(treeDir).filter((dir) => !inUse.has(dir));
+  const spares = unusedTrees(
+    state.trees,
+    releases.filter((r) => kept.has(r.id)),
+  ).map(treeDir);
   const surplus = [...legacy.map((r) => r.dir), ...spares.slice(0, -SPARE_TREES)];
   if (surplus.length > 0) await transport.remove(surplus);
   return doomed.map((r) => r.id);

@@ -1,3 +1,4 @@
+import { unusedTrees } from './node-state.js';
 import type { NodeReleases, ReleaseEntry } from './node-state.js';
 
 /** Where a node's upload goes, and what it may hard-link from. */
@@ -35,7 +36,7 @@ export function planUpload(have: NodeReleases, keep: number, dryRun: boolean): U
   const linkDest = current ? [current.dir] : [];
   const next = String(Math.max(0, ...have.trees.map(Number)) + 1);
   if (dryRun) return { tree: next, retire: null, linkDest };
-  const spare = have.spareTrees.at(-1);
+  const spare = unusedTrees(have.trees, have.releases).at(-1);
   if (spare !== undefined) return { tree: spare, retire: null, linkDest: [] };
   const complete = have.releases.filter((r) => r.complete);
   const oldest = complete.find((r) => r.id !== have.current && r.dir.startsWith('trees/'));
