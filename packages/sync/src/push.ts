@@ -211,7 +211,6 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
           return;
         }
         setState(s, 'uploading');
-        agent.warm(); // the confirmation needs it later; the event loop is idle meanwhile
         const t0 = performance.now();
         try {
           await s.retiring;

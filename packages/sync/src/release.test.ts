@@ -1,0 +1,36 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeSite } from '../../../test/support/tmp.js';
+import { applyContentTimes, contentTimeUs, hashSource } from './release.js';
+
+const FILTERS = ['+ /.well-known/', '- .*'];
+
+describe('content-derived mtimes', () => {
+  it('sets each file to its content time once, to the microsecond, and then leaves it alone', async () => {
+    // Enough files that about half of their times fall on a microsecond a double truncates.
+    const tree = Object.fromEntries(
+      Array.from({ length: 64 }, (_, i) => [`f${i}.html`, `content ${i}`]),
+    );
+    const site = await makeSite(tree);
+    const summary = await hashSource(site, FILTERS);
+    const first = await applyContentTimes(site, summary);
+    expect(first.changed).toBe(64);
+    for (const [name, file] of first.digests) {
+      const info = await stat(join(site, name), { bigint: true });
+      expect(info.mtimeNs / 1000n).toBe(BigInt(contentTimeUs(file.digest)));
+    }
+    // A second push (same content) finds every time already right: no utimes, so ctimes stay.
+    const again = await applyContentTimes(site, await hashSource(site, FILTERS));
+    expect(again.changed).toBe(0);
+  });
+
+  it('gives the same content the same time, within the documented range', () => {
+    const digest = 'ab'.repeat(32);
+    const us = contentTimeUs(digest);
+    expect(contentTimeUs(digest)).toBe(us);
+    expect(us).toBeGreaterThanOrEqual(1_000_000_000 * 1e6);
+    expect(us).toBeLessThan((1_000_000_000 + 2 ** 29) * 1e6);
+    expect(Number.isSafeInteger(us)).toBe(true);
+  });
+});
