@@ -21,6 +21,14 @@ export interface PushOptions extends SyncOptions {
    */
   readonly detect?: 'content-mtime' | 'checksum';
   /**
+   * Have rsync compare every file of the tree being updated, instead of
+   * sending only what differs from the release whose tree is reused (as this
+   * machine recorded that release). For a node whose old releases were edited
+   * by hand. Without a record (published from elsewhere) every file is
+   * compared anyway.
+   */
+  readonly full?: boolean;
+  /**
    * File keeping the site's digests between pushes, so unchanged files are
    * not read again (default: `$XDG_CACHE_HOME/owncdn/sync-digests-<key>.json`);
    * null: no cache.
@@ -40,6 +48,8 @@ export interface PushNodeResult {
   readonly current: string | null;
   readonly filesTransferred: number;
   readonly filesTotal: number;
+  /** `full`: rsync compared every file; `delta`: only the names that differ from the reused tree's release. */
+  readonly upload: 'full' | 'delta' | 'none';
   readonly bytesSent: number;
   readonly uploadMs: number;
   /** `confirmed`, `no-origin` (warned), `mismatch` (failed), or `skipped`. */

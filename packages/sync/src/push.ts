@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import {
@@ -29,6 +30,14 @@ import {
 } from './release.js';
 import type { FileDigest, SourceSummary } from './release.js';
 import { EMPTY_CACHE, digestCacheFile, loadDigests, saveDigests } from './digest-cache.js';
+import {
+  diffManifest,
+  loadManifest,
+  manifestDir,
+  pruneManifests,
+  saveManifest,
+} from './manifest.js';
+import type { Manifest } from './manifest.js';
 import type { PushNodeResult, PushOptions, PushResult } from './push-types.js';
 import { pruneReleases } from './retention.js';
 import { prepareSwitch } from './switch.js';
@@ -49,6 +58,8 @@ interface Session {
   retireError: Error | null;
   /** A release removed so that its tree could be reused. */
   retired: string | null;
+  /** The recorded content of the release whose tree the plan reuses (loaded while the site is hashed). */
+  before: Promise<Manifest | null> | null;
   /** True once rsync may have written into the planned tree. */
   treeTouched: boolean;
   /** The switch of `current`, prepared as soon as this node's upload was done. */
@@ -89,6 +100,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     retiring: null,
     retireError: null,
     retired: null,
+    before: null,
     treeTouched: false,
     prepared: null,
     result: {
@@ -96,6 +108,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
       current: null,
       filesTransferred: 0,
       filesTotal: 0,
+      upload: 'none',
       bytesSent: 0,
       uploadMs: 0,
       confirmation: 'skipped',
@@ -133,6 +146,21 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     if (digests !== null && !dryRun && cacheFile !== null)
       await saveDigests(cacheFile, digests, summary.listing);
   };
+  // What each release published from here held, to send a reused tree only the differences.
+  const manifests =
+    cacheFile !== null && !dryRun && detect === 'content-mtime' ? manifestDir(cacheFile) : null;
+  const loadingManifests = new Map<string, Promise<Manifest | null>>();
+  const manifestOf = (id: string): Promise<Manifest | null> | null => {
+    const hash = releaseHash(id);
+    if (manifests === null || options.full || hash === null) return null;
+    let loading = loadingManifests.get(hash);
+    if (!loading) {
+      loading = loadManifest(manifests, hash);
+      loadingManifests.set(hash, loading);
+    }
+    return loading;
+  };
+  let recording: Promise<void> | null = null;
 
   try {
     // 1. What each node has (connecting takes a few hundred ms per node)
@@ -148,6 +176,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
           // critical path); put back below if this push turns out to need no upload.
           const retire = s.plan.retire;
           if (retire) {
+            s.before = manifestOf(retire.id);
             s.retiring = s.transport.remove([releaseDir(retire.id)]).then(
               () => {
                 s.retired = retire.id;
@@ -173,6 +202,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     }
     const hash = summary.hash.slice(0, 12);
     release = makeReleaseId(options.now ?? new Date(), hash);
+    if (manifests !== null) recording = saveManifest(manifests, summary);
 
     // 2. The release id: one already complete with this content is reused
     // (publishing the same site again, or again after a partial push).
@@ -215,8 +245,11 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
         try {
           await s.retiring;
           if (s.retireError !== null) throw s.retireError;
+          const before = s.retired !== null && s.before ? await s.before : null;
+          const delta = before === null ? null : diffManifest(before, summary);
           s.treeTouched = true;
           const transfer = await s.transport.syncDirectory(source, treeDir(plan.tree), {
+            ...(delta === null ? {} : { only: delta }),
             checksum: detect === 'checksum',
             preserveTimes: detect === 'content-mtime',
             delete: true,
@@ -235,6 +268,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
                 files: p.files ?? 0,
               }),
           });
+          if (delta !== null) checkUnchanged(source, delta);
           if (!dryRun) {
             // The link is the completion mark: only a whole tree is ever named by a release.
             await s.transport.switchLink(releaseDir(release), treeLinkTarget(plan.tree));
@@ -248,7 +282,8 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
           s.result = {
             ...s.result,
             filesTransferred: transfer.filesTransferred,
-            filesTotal: transfer.filesTotal,
+            filesTotal: delta === null ? transfer.filesTotal : summary.files,
+            upload: delta === null ? 'full' : 'delta',
             bytesSent: transfer.bytesSent,
             uploadMs: Math.round(performance.now() - t0),
             changes: dryRun ? transfer.changes : [],
@@ -395,8 +430,42 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     // A push that stopped before its switch round leaves no rsync waiting on a node.
     await Promise.all(sessions.flatMap((s) => (s.prepared ? [s.prepared.cancel()] : [])));
     await (saving ?? saveCache());
+    await recording;
+    // Manifests of releases no node keeps any more go; only when every node was read.
+    if (manifests !== null && sessions.every((s) => s.releases !== null)) {
+      const kept = new Set(
+        sessions.flatMap((s) =>
+          (s.releases?.releases ?? [])
+            .filter((r) => r.id !== s.retired)
+            .flatMap((r) => releaseHash(r.id) ?? []),
+        ),
+      );
+      if (release) kept.add(release.slice(-12));
+      await pruneManifests(manifests, kept);
+    }
     await closeTransports(sessions, log);
     await agent.close();
+  }
+
+  /**
+   * A delta upload trusts that the site did not change since it was hashed: a
+   * name to send that vanished would have become a deletion, one to remove that
+   * came back would have been sent. Either way the tree is not the release.
+   */
+  function checkUnchanged(dir: string, delta: { send: string[]; remove: string[] }): void {
+    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    const vanished = delta.send.find(
+      (n) => lstatSync(prefix + n, { throwIfNoEntry: false }) === undefined,
+    );
+    const back = delta.remove.find(
+      (n) => lstatSync(prefix + n, { throwIfNoEntry: false }) !== undefined,
+    );
+    const name = vanished ?? back;
+    if (name !== undefined)
+      throw new OwncdnError(
+        'OWNCDN_SYNC_PUSH_FAILED',
+        `${dir} changed while it was pushed (${name} ${vanished === undefined ? 'came back' : 'vanished'}); no node was switched: push again`,
+      );
   }
 
   /** Re-creates the link of a release retired for its tree, unless the upload has started writing there. */

@@ -1,4 +1,16 @@
-import { readFile, readdir, readlink, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  readFile,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeSite } from '../../../test/support/tmp.js';
@@ -18,6 +30,20 @@ const SITE = {
 
 async function currentOf(root: string): Promise<string> {
   return readlink(join(root, 'current'));
+}
+
+/** Every entry under `dir` (dotfiles left out, as a push does): `name kind content-or-target`. */
+async function treeOf(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await readdir(join(dir, prefix))).sort()) {
+    if (name.startsWith('.')) continue;
+    const rel = prefix ? `${prefix}/${name}` : name;
+    const info = await lstat(join(dir, rel));
+    if (info.isSymbolicLink()) out.push(`${rel} -> ${await readlink(join(dir, rel))}`);
+    else if (info.isDirectory()) out.push(`${rel}/`, ...(await treeOf(dir, rel)));
+    else out.push(`${rel}: ${await readFile(join(dir, rel), 'utf8')}`);
+  }
+  return out;
 }
 
 describe('push over ssh to three nodes', { timeout: 60_000 }, () => {
@@ -394,6 +420,85 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it('sends a reused tree only what changed since its release; --full compares every file', async () => {
+    const cluster = await startCluster({ keep: 2, origins: false });
+    const site = await makeSite({
+      'index.html': 'v1',
+      'keep.css': 'same',
+      'gone.txt': 'bye',
+      'old dir/a.txt': 'a',
+      'old dir/sub/b.txt': 'b',
+      'was-file': 'file',
+      'was-dir/c.txt': 'c',
+      'ünï code/x y.txt': 'xy',
+    });
+    await symlink('index.html', join(site, 'link'));
+    const digestCache = join(site, '..', 'cache', 'digests.json');
+    const at = (s: number) => ({
+      content: site,
+      digestCache,
+      confirmTimeoutMs: 100,
+      now: new Date(`2026-01-01T00:00:0${s}Z`),
+    });
+    const first = await push(cluster.config, at(1));
+    await writeFile(join(site, 'index.html'), 'v2');
+    const second = await push(cluster.config, at(2));
+    expect(second.nodes.map((n) => n.upload)).toEqual(['full', 'full', 'full']);
+    const root = cluster.roots.au ?? '';
+    const kept = await stat(join(root, 'releases', first.release, 'keep.css'));
+
+    // Against the first release (whose tree this push reuses): every kind of change.
+    await writeFile(join(site, 'index.html'), 'v3');
+    await rm(join(site, 'gone.txt'));
+    await rm(join(site, 'old dir'), { recursive: true });
+    await rm(join(site, 'was-file'));
+    await mkdir(join(site, 'was-file'));
+    await writeFile(join(site, 'was-file', 'inner.txt'), 'inner');
+    await rm(join(site, 'was-dir'), { recursive: true });
+    await writeFile(join(site, 'was-dir'), 'now a file');
+    await rm(join(site, 'link'));
+    await symlink('keep.css', join(site, 'link'));
+    await mkdir(join(site, 'new', 'deep'), { recursive: true });
+    await writeFile(join(site, 'new', 'deep', 'n.txt'), 'n');
+    const third = await push(cluster.config, at(3));
+    expect(third.error).toBeNull();
+    expect(third.nodes.map((n) => [n.upload, n.filesTransferred, n.pruned])).toEqual(
+      [0, 1, 2].map(() => ['delta', 4, [first.release]]),
+    );
+    const want = await treeOf(site);
+    for (const name of NODE_NAMES) {
+      const node = cluster.roots[name] ?? '';
+      expect(await currentOf(node)).toBe(`releases/${third.release}`);
+      expect(await treeOf(join(node, 'current'))).toEqual(want);
+      // The second release, sharing unchanged files by hard link, is untouched.
+      expect(await readFile(join(node, 'releases', second.release, 'index.html'), 'utf8')).toBe(
+        'v2',
+      );
+      expect(await readFile(join(node, 'releases', second.release, 'was-file'), 'utf8')).toBe(
+        'file',
+      );
+    }
+    // An unchanged file stayed in place in the reused tree.
+    expect((await stat(join(root, 'current', 'keep.css'))).ino).toBe(kept.ino);
+
+    // A file of the second release edited by hand on au: a delta push would keep
+    // it (the record says otherwise); --full compares every file and repairs it.
+    await writeFile(join(root, 'releases', second.release, 'keep.css'), 'edited by hand');
+    await writeFile(join(site, 'index.html'), 'v4');
+    const fourth = await push(cluster.config, { ...at(4), full: true });
+    expect(fourth.nodes.map((n) => n.upload)).toEqual(['full', 'full', 'full']);
+    expect(await treeOf(join(root, 'current'))).toEqual(await treeOf(site));
+
+    // Without a record of the release being replaced (published from elsewhere), every file is compared.
+    await writeFile(join(site, 'index.html'), 'v5');
+    const fifth = await push(cluster.config, {
+      ...at(5),
+      digestCache: join(site, '..', 'other.json'),
+    });
+    expect(fifth.nodes.map((n) => n.upload)).toEqual(['full', 'full', 'full']);
+    expect(await treeOf(join(root, 'current'))).toEqual(await treeOf(site));
+  });
+
   it('pushes to a node behind an rrsync forced command', async () => {
     const cluster = await startCluster({ transport: 'local', origins: false });
     const { startSshd } = await import('../../../test/support/sshd.js');
@@ -429,5 +534,17 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
     ]);
     expect(b.ino).toBe(a.ino);
     expect(await rollback(config)).toMatchObject({ ok: true, release: first.release });
+    // Keeping two releases, the next push reuses the first one's tree and sends the differences only.
+    await rm(join(site, 'x y'), { recursive: true });
+    await writeFile(join(site, 'new.txt'), 'new');
+    const third = await push(config, {
+      content: site,
+      keep: 2,
+      confirmTimeoutMs: 100,
+      now: new Date('2026-01-01T00:00:03Z'),
+    });
+    expect(third.error).toBeNull();
+    expect(third.nodes.find((n) => n.node === 'fr')?.upload).toBe('delta');
+    expect(await treeOf(join(root, 'current'))).toEqual(['index.html: v2', 'new.txt: new']);
   });
 });

@@ -272,6 +272,10 @@ export function registerSync(program: Command, context: () => CommandContext): v
     .option('--only <nodes>', 'only these nodes, comma-separated (e.g. au,fr)')
     .option('--allow-partial', 'switch the nodes whose upload succeeded even if others failed')
     .option('--keep <n>', 'releases to keep per node (overrides sync.keep)')
+    .option(
+      '--full',
+      'compare every file on the nodes, not only what changed since the release being replaced (after editing a node by hand)',
+    )
     .option('--bwlimit <KiBps>', 'upload bandwidth limit per node, KiB/s')
     .option('--json', 'print one JSON result instead of progress and a table')
     .action(
@@ -281,6 +285,7 @@ export function registerSync(program: Command, context: () => CommandContext): v
           allowPartial?: boolean;
           keep?: string;
           bwlimit?: string;
+          full?: boolean;
         },
       ) => {
         const ctx = context();
@@ -296,6 +301,7 @@ export function registerSync(program: Command, context: () => CommandContext): v
               only: parseOnly(flags.only),
               dryRun: flags.dryRun ?? false,
               allowPartial: flags.allowPartial ?? false,
+              full: flags.full ?? false,
               log: logFor(ctx, flags),
               signal: ctx.signal,
               onEvent,

@@ -10,6 +10,22 @@ import type { RsyncRun } from './rsync.js';
  */
 export const TREE_FLAGS = ['-rlp', '--chmod=D755,F644'] as const;
 
+/**
+ * Flags for sending a list of names (`only`): the list on stdin, NUL-separated
+ * (names may hold newlines); `--files-from` implies `-R` and `--dirs` but not
+ * `-r`, so a listed directory brings no content it was not asked for. A
+ * listed name missing from source is a deletion (`--delete-missing-args`),
+ * of a whole directory with `--force`.
+ */
+const ONLY_FLAGS = [
+  '-lp',
+  '--chmod=D755,F644',
+  '--files-from=-',
+  '--from0',
+  '--delete-missing-args',
+  '--force',
+] as const;
+
 /** Output flags every transfer uses: machine-readable changes, progress, totals. */
 const REPORT_FLAGS = [
   '--out-format=%i %n%L',
@@ -34,14 +50,15 @@ export function syncDirectoryArgs(
   endpoints: SyncEndpoints,
   options: SyncDirectoryOptions,
 ): string[] {
-  const args: string[] = [...TREE_FLAGS, ...REPORT_FLAGS, '--mkpath'];
+  const only = options.only;
+  const args: string[] = [...(only ? ONLY_FLAGS : TREE_FLAGS), ...REPORT_FLAGS, '--mkpath'];
   if (endpoints.rsh) args.push('-e', endpoints.rsh);
   if (options.checksum) args.push('--checksum');
   if (options.preserveTimes) args.push('--times', '--omit-dir-times');
-  if (options.delete) args.push('--delete');
+  if (options.delete && !only) args.push('--delete');
   if (options.dryRun) args.push('--dry-run');
   if (options.bwlimitKiBps) args.push(`--bwlimit=${options.bwlimitKiBps}`);
-  for (const dir of endpoints.linkDests) args.push(`--link-dest=${dir}`);
+  if (!only) for (const dir of endpoints.linkDests) args.push(`--link-dest=${dir}`);
   for (const rule of options.filters ?? []) args.push(`--filter=${rule}`);
   for (const pattern of options.exclude ?? []) args.push(`--exclude=${pattern}`);
   args.push(source.endsWith('/') ? source : `${source}/`, endpoints.dest);
@@ -55,6 +72,12 @@ export async function runSyncDirectory(
   options: SyncDirectoryOptions,
 ): Promise<{ run: RsyncRun; result: TransferResult; args: string[] }> {
   const args = syncDirectoryArgs(source, endpoints, options);
-  const run = await runRsync(args, { signal: options.signal, onProgress: options.onProgress });
+  const only = options.only;
+  const run = await runRsync(args, {
+    signal: options.signal,
+    onProgress: options.onProgress,
+    // Removals are names that no longer exist in source: rsync turns them into deletions.
+    ...(only ? { input: [...only.send, ...only.remove].map((n) => `${n}\0`).join('') } : {}),
+  });
   return { run, result: transferResult(run), args };
 }

@@ -121,6 +121,14 @@ export interface SyncDirectoryOptions {
   readonly exclude?: readonly string[];
   /** Upload bandwidth limit (rsync `--bwlimit`), KiB/s. */
   readonly bwlimitKiBps?: number;
+  /**
+   * Transfer only these names (relative to source; rsync `--files-from`,
+   * without recursion) and remove `remove` from dest (names no longer in
+   * source; a directory goes with its contents). For a dest whose content the
+   * caller knows: only the differences are looked at on either side, not the
+   * whole tree. `delete` and `linkDest` do not apply then.
+   */
+  readonly only?: { readonly send: readonly string[]; readonly remove: readonly string[] };
   readonly signal?: AbortSignal;
   /** Called as bytes move (throttled by rsync's own progress output). */
   readonly onProgress?: (progress: TransferProgress) => void;

@@ -1,0 +1,134 @@
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '@owncdn/core';
+import type { SourceSummary } from './release.js';
+
+/**
+ * What a release holds, as this machine published it: every entry's kind
+ * (`-` file, `d` directory, `l` symlink), symlink target and file digest.
+ * Kept per content hash beside the digest cache. A push that updates the tree
+ * of an old release in place (see upload-plan.ts) sends rsync only the names
+ * that differ from that release's manifest, so neither side walks the other
+ * 20,000 files — as git only sends the objects the other side lacks.
+ */
+export interface ManifestEntry {
+  readonly kind: string;
+  readonly target: string;
+  readonly digest: string;
+}
+
+export type Manifest = ReadonlyMap<string, ManifestEntry>;
+
+/** Version of the file format; another one is not used (the upload walks the whole tree). */
+const FORMAT = 1;
+
+/** `[kind, name, target, digest]`, in name order. */
+type Row = [string, string, string, string];
+
+/** The manifests of one site: `<digest-cache dir>/sync-manifests-<key>/<hash12>.json`. */
+export function manifestDir(digestCacheFile: string): string {
+  return digestCacheFile.replace(/sync-digests-([0-9a-f]+)\.json$/, 'sync-manifests-$1');
+}
+
+function manifestFile(dir: string, hash12: string): string {
+  return join(dir, `${hash12}.json`);
+}
+
+/** The release's manifest, or null when this machine has none (or it is damaged, or for other content). */
+export async function loadManifest(dir: string, hash: string): Promise<Manifest | null> {
+  try {
+    const parsed = JSON.parse(await readFile(manifestFile(dir, hash.slice(0, 12)), 'utf8')) as {
+      format?: unknown;
+      hash?: unknown;
+      entries?: unknown;
+    };
+    if (parsed.format !== FORMAT || typeof parsed.hash !== 'string') return null;
+    if (!parsed.hash.startsWith(hash) || !Array.isArray(parsed.entries)) return null;
+    const manifest = new Map<string, ManifestEntry>();
+    for (const row of parsed.entries as unknown[]) {
+      if (!Array.isArray(row) || row.length !== 4 || !row.every((v) => typeof v === 'string'))
+        return null;
+      const [kind, name, target, digest] = row as Row;
+      manifest.set(name, { kind, target, digest });
+    }
+    return manifest;
+  } catch {
+    return null; // none yet (published elsewhere, or before manifests), or unreadable
+  }
+}
+
+/** Records what `summary` publishes (mode 0600, written atomically); best effort like the digest cache. */
+export async function saveManifest(dir: string, summary: SourceSummary): Promise<void> {
+  const listing = summary.listing;
+  if (listing === null) return; // the site changed while it was listed: no trustworthy record
+  const entries: Row[] = listing.names.map((n) => [
+    n.kind,
+    n.name,
+    n.target,
+    n.kind === '-' ? (summary.fileDigests.get(n.name)?.digest ?? '') : '',
+  ]);
+  if (entries.some(([kind, , , digest]) => kind === '-' && digest === '')) return;
+  try {
+    await writeFileAtomic(
+      manifestFile(dir, summary.hash.slice(0, 12)),
+      `${JSON.stringify({ format: FORMAT, hash: summary.hash, entries })}\n`,
+      { mode: 0o600, mkdir: true },
+    );
+  } catch {
+    // A read-only or full cache only costs later pushes a walk of the whole tree.
+  }
+}
+
+/** Removes manifests of releases no node keeps any more (`keep`: content hashes, 12 hex digits). */
+export async function pruneManifests(dir: string, keep: ReadonlySet<string>): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((n) => /^[0-9a-f]{12}\.json$/.test(n) && !keep.has(n.slice(0, 12)))
+      .map((n) => rm(join(dir, n), { force: true }).catch(() => undefined)),
+  );
+}
+
+/** What to send and remove to turn a tree holding `before` into `summary`'s content. */
+export interface Delta {
+  /** New or changed names, parents before children. */
+  readonly send: string[];
+  /** Names gone since (only the topmost of a removed directory). */
+  readonly remove: string[];
+}
+
+/** The names that differ between a release's manifest and the site about to be published. */
+export function diffManifest(before: Manifest, summary: SourceSummary): Delta | null {
+  const listing = summary.listing;
+  if (listing === null) return null;
+  const kinds = new Map<string, string>();
+  const send: string[] = [];
+  for (const entry of listing.names) {
+    kinds.set(entry.name, entry.kind);
+    const old = before.get(entry.name);
+    const digest = entry.kind === '-' ? summary.fileDigests.get(entry.name)?.digest : '';
+    if (digest === undefined) return null;
+    if (
+      old === undefined ||
+      old.kind !== entry.kind ||
+      old.target !== entry.target ||
+      old.digest !== digest
+    )
+      send.push(entry.name);
+  }
+  // A name whose parent is gone, or is no longer a directory, goes with it.
+  const remove: string[] = [];
+  const removed = new Set<string>();
+  for (const name of [...before.keys()].sort()) {
+    if (kinds.has(name)) continue;
+    const slash = name.lastIndexOf('/');
+    const parent = slash < 0 ? null : name.slice(0, slash);
+    if (parent !== null && (removed.has(parent) || kinds.get(parent) !== 'd')) {
+      removed.add(name);
+      continue;
+    }
+    removed.add(name);
+    remove.push(name);
+  }
+  return { send, remove };
+}
