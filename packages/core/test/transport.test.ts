@@ -156,6 +156,7 @@ describe('local transport', () => {
   it('keeps the contract on a directory', async () => {
     const { root, transport } = await localNode();
     expect(transport.label).toBe(`au (local ${root})`);
+    expect(transport.concurrent).toBe(true);
     await exerciseContract(root, transport);
     expect(await transport.run('pwd')).toEqual({ stdout: root, stderr: '' });
   });
@@ -175,7 +176,9 @@ describe('ssh transport', { timeout: 30_000 }, () => {
   it('keeps the contract over ssh and rsync, on one shared connection', async () => {
     const sshd = await startSshd();
     const { root, transport } = await sshNode(sshd);
+    expect(transport.concurrent).toBe(false); // not known before the first call
     await exerciseContract(root, transport);
+    expect(transport.concurrent).toBe(true);
     expect((await transport.run('echo "$PWD" && exit 0')).stdout).toMatch(/^\//);
     // One ControlMaster served every call: sshd logged one accepted key.
     expect(sshd.daemon.output().match(/Accepted publickey/g)).toHaveLength(1);
@@ -190,6 +193,7 @@ describe('ssh transport', { timeout: 30_000 }, () => {
     const sshd = await startSshd({ forcedCommand: `rrsync ${root}` });
     const { transport } = await sshNode(sshd, root);
     await exerciseContract(root, transport);
+    expect(transport.concurrent).toBe(false); // rrsync: one rsync at a time
     await expect(transport.run('true')).rejects.toThrow(
       `command on au (node) refused: the node only allows rsync (rrsync forced command); use a user with a shell for this`,
     );

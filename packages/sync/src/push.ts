@@ -271,13 +271,24 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
           if (delta !== null) checkUnchanged(source, delta);
           if (!dryRun) {
             // The link is the completion mark: only a whole tree is ever named by a release.
-            await s.transport.switchLink(releaseDir(release), treeLinkTarget(plan.tree));
+            const linking = s.transport.switchLink(releaseDir(release), treeLinkTarget(plan.tree));
+            // Ready to flip while slower nodes are still uploading. Where calls may
+            // overlap, the switch connects while the link is written (one round
+            // trip less); it is committed only in the switch round, after every
+            // node's link exists.
+            const early = s.transport.concurrent
+              ? s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(release))
+              : null;
+            early?.catch(() => undefined); // a failure is thrown below, or the switch cancelled
+            try {
+              await linking;
+            } catch (error) {
+              await early?.then((p) => p.cancel()).catch(() => undefined);
+              throw error;
+            }
             s.tree = plan.tree;
-            // Ready to flip while slower nodes are still uploading.
-            s.prepared = await s.transport.prepareSwitchLink(
-              NODE_LAYOUT.current,
-              releaseDir(release),
-            );
+            s.prepared = await (early ??
+              s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(release)));
           }
           s.result = {
             ...s.result,

@@ -289,8 +289,8 @@ export function registerSync(program: Command, context: () => CommandContext): v
         },
       ) => {
         const ctx = context();
-        const config = await ctx.loadConfig();
-        const { push } = await syncPackage();
+        // The library loads while the config is read and checked.
+        const [config, { push }] = await Promise.all([ctx.loadConfig(), syncPackage()]);
         const keep = parsePositive('--keep', flags.keep);
         const bwlimitKiBps = parsePositive('--bwlimit', flags.bwlimit);
         await runAction(
@@ -325,8 +325,8 @@ export function registerSync(program: Command, context: () => CommandContext): v
     .option('--json', 'print one JSON result instead of a table')
     .action(async (flags: CommonFlags) => {
       const ctx = context();
-      const config = await ctx.loadConfig();
-      const { status } = await syncPackage();
+      // The library loads while the config is read and checked.
+      const [config, { status }] = await Promise.all([ctx.loadConfig(), syncPackage()]);
       await runAction(
         ctx,
         flags,
@@ -366,8 +366,8 @@ export function registerSync(program: Command, context: () => CommandContext): v
     .option('--json', 'print one JSON result instead of a table')
     .action(async (flags: CommonFlags & { to?: string }) => {
       const ctx = context();
-      const config = await ctx.loadConfig();
-      const { rollback } = await syncPackage();
+      // The library loads while the config is read and checked.
+      const [config, { rollback }] = await Promise.all([ctx.loadConfig(), syncPackage()]);
       await runAction(
         ctx,
         flags,

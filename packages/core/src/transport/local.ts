@@ -128,6 +128,7 @@ export function createLocalTransport(node: NodeConfig, log: Logger): NodeTranspo
   return {
     node,
     label,
+    concurrent: true,
 
     async syncDirectory(
       source: string,

@@ -61,6 +61,8 @@ export function createRemoteTransport(
   const session = new SshSession(config, node, label, log);
   const host = session.rsyncHost;
   let farSide: Promise<FarSide> | null = null;
+  /** Learnt by the first call: null until then. */
+  let restricted: boolean | null = null;
   let scratch: string | null = null;
 
   const probe = async (): Promise<FarSide> => {
@@ -82,10 +84,15 @@ export function createRemoteTransport(
     );
   };
   const far = (): Promise<FarSide> => {
-    farSide ??= probe().catch((error: unknown) => {
-      farSide = null;
-      throw error;
-    });
+    farSide ??= probe()
+      .then((side) => {
+        restricted = side.restricted;
+        return side;
+      })
+      .catch((error: unknown) => {
+        farSide = null;
+        throw error;
+      });
     return farSide;
   };
   /** The path rsync on the node must be given for `rel` (checked, relative to root). */
@@ -251,6 +258,9 @@ export function createRemoteTransport(
   return {
     node,
     label,
+    get concurrent() {
+      return restricted === false;
+    },
 
     async syncDirectory(
       source: string,

@@ -12,6 +12,12 @@ export interface NodeTransport {
   readonly node: NodeConfig;
   /** For messages: `fr (deploy@fr.example.org)` or `fr (local /srv/fr)`. */
   readonly label: string;
+  /**
+   * True when calls may overlap, e.g. a prepared switch waiting while a link
+   * is written. False behind rrsync, which lets one rsync at a time into its
+   * directory (calls then queue), and before the first call has told.
+   */
+  readonly concurrent: boolean;
 
   /**
    * Copies the contents of local directory `source` into `<root>/<dest>/`
