@@ -25,9 +25,15 @@ const FORMAT = 1;
 /** `[kind, name, target, digest]`, in name order. */
 type Row = [string, string, string, string];
 
-/** The manifests of one site: `<digest-cache dir>/sync-manifests-<key>/<hash12>.json`. */
+/**
+ * The manifests of one site, beside its digest cache: `sync-manifests-<key>/`
+ * for the default `sync-digests-<key>.json`, else `<file>.manifests/`.
+ */
 export function manifestDir(digestCacheFile: string): string {
-  return digestCacheFile.replace(/sync-digests-([0-9a-f]+)\.json$/, 'sync-manifests-$1');
+  const standard = /sync-digests-([0-9a-f]+)\.json$/;
+  return standard.test(digestCacheFile)
+    ? digestCacheFile.replace(standard, 'sync-manifests-$1')
+    : `${digestCacheFile}.manifests`;
 }
 
 function manifestFile(dir: string, hash12: string): string {
@@ -77,6 +83,11 @@ export async function saveManifest(dir: string, summary: SourceSummary): Promise
   } catch {
     // A read-only or full cache only costs later pushes a walk of the whole tree.
   }
+}
+
+/** Removes the record of one release (it may not match what the nodes received). */
+export async function dropManifest(dir: string, hash: string): Promise<void> {
+  await rm(manifestFile(dir, hash.slice(0, 12)), { force: true }).catch(() => undefined);
 }
 
 /** Removes manifests of releases no node keeps any more (`keep`: content hashes, 12 hex digits). */

@@ -1,4 +1,4 @@
-import { lstatSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import {
@@ -29,15 +29,22 @@ import {
   applyContentTimes,
 } from './release.js';
 import type { FileDigest, SourceSummary } from './release.js';
-import { EMPTY_CACHE, digestCacheFile, loadDigests, saveDigests } from './digest-cache.js';
+import {
+  EMPTY_CACHE,
+  digestCacheFile,
+  loadDigests,
+  sameStamp,
+  saveDigests,
+} from './digest-cache.js';
 import {
   diffManifest,
+  dropManifest,
   loadManifest,
   manifestDir,
   pruneManifests,
   saveManifest,
 } from './manifest.js';
-import type { Manifest } from './manifest.js';
+import type { Delta, Manifest } from './manifest.js';
 import type { PushNodeResult, PushOptions, PushResult } from './push-types.js';
 import { pruneReleases } from './retention.js';
 import { prepareSwitch } from './switch.js';
@@ -60,6 +67,8 @@ interface Session {
   retired: string | null;
   /** The recorded content of the release whose tree the plan reuses (loaded while the site is hashed). */
   before: Promise<Manifest | null> | null;
+  /** The names sent instead of a whole-tree comparison, when the upload was a delta. */
+  delta: Delta | null;
   /** True once rsync may have written into the planned tree. */
   treeTouched: boolean;
   /** The switch of `current`, prepared as soon as this node's upload was done. */
@@ -101,6 +110,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     retireError: null,
     retired: null,
     before: null,
+    delta: null,
     treeTouched: false,
     prepared: null,
     result: {
@@ -247,6 +257,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
           if (s.retireError !== null) throw s.retireError;
           const before = s.retired !== null && s.before ? await s.before : null;
           const delta = before === null ? null : diffManifest(before, summary);
+          s.delta = delta;
           s.treeTouched = true;
           const transfer = await s.transport.syncDirectory(source, treeDir(plan.tree), {
             ...(delta === null ? {} : { only: delta }),
@@ -442,8 +453,25 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     await Promise.all(sessions.flatMap((s) => (s.prepared ? [s.prepared.cancel()] : [])));
     await (saving ?? saveCache());
     await recording;
-    // Manifests of releases no node keeps any more go; only when every node was read.
-    if (manifests !== null && sessions.every((s) => s.releases !== null)) {
+    // The record must match what the nodes hold: if a file rsync may have read
+    // changed after it was hashed, a later delta would trust a wrong record.
+    if (manifests !== null && recording !== null && digests !== null) {
+      const uploaded = sessions.filter((s) => s.treeTouched);
+      const read = uploaded.some((s) => s.delta === null)
+        ? digests.keys()
+        : uploaded.flatMap((s) => s.delta?.send ?? []);
+      const changed = firstChanged(source, digests, read);
+      if (changed !== null) {
+        log.warn({ file: changed }, 'the site changed during the push');
+        await dropManifest(manifests, summary.hash);
+      }
+    }
+    // Manifests of releases no node keeps any more go, once every node was read.
+    if (
+      manifests !== null &&
+      nodes.length === config.nodes.length &&
+      sessions.every((s) => s.releases !== null)
+    ) {
       const kept = new Set(
         sessions.flatMap((s) =>
           (s.releases?.releases ?? [])
@@ -456,6 +484,31 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     }
     await closeTransports(sessions, log);
     await agent.close();
+  }
+
+  /** The first of `names` whose stamp is not the one it was hashed with, or null. */
+  function firstChanged(
+    dir: string,
+    hashed: ReadonlyMap<string, FileDigest>,
+    names: Iterable<string>,
+  ): string | null {
+    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    for (const name of names) {
+      const stamp = hashed.get(name);
+      if (stamp === undefined) continue; // a directory or symlink: its name and target were compared
+      const now = statSync(prefix + name, { throwIfNoEntry: false });
+      if (
+        now === undefined ||
+        !sameStamp(stamp, {
+          size: now.size,
+          ino: now.ino,
+          mtimeMs: now.mtimeMs,
+          ctimeMs: now.ctimeMs,
+        })
+      )
+        return name;
+    }
+    return null;
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   utimes,
   writeFile,
 } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeSite } from '../../../test/support/tmp.js';
@@ -497,6 +498,45 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
     });
     expect(fifth.nodes.map((n) => n.upload)).toEqual(['full', 'full', 'full']);
     expect(await treeOf(join(root, 'current'))).toEqual(await treeOf(site));
+  });
+
+  it('keeps no record of a release whose files changed while they were uploaded', async () => {
+    const cluster = await startCluster({ transport: 'local', keep: 2, origins: false });
+    const site = await makeSite({ 'a.html': 'A', 'b.html': 'B' });
+    const digestCache = join(site, '..', 'cache', 'digests.json');
+    const at = (s: number) => ({
+      content: site,
+      digestCache,
+      confirmTimeoutMs: 100,
+      now: new Date(`2026-01-01T00:00:0${s}Z`),
+    });
+    // a.html is rewritten after it was hashed, before rsync reads it.
+    let edited = false;
+    const first = await push(cluster.config, {
+      ...at(1),
+      onEvent: (e) => {
+        if (e.type === 'state' && e.state === 'uploading' && !edited) {
+          edited = true;
+          writeFileSync(join(site, 'a.html'), 'X');
+        }
+      },
+    });
+    expect(first.ok).toBe(true);
+    const root = cluster.roots.au ?? '';
+    expect(await readFile(join(root, 'releases', first.release, 'a.html'), 'utf8')).toBe('X');
+    const records = `${digestCache}.manifests`;
+    expect(await readdir(records)).not.toContain(`${first.release.slice(-12)}.json`);
+
+    // a.html back as it was hashed: a delta against the first release's record
+    // would leave X in its tree; without a record every file is compared.
+    await writeFile(join(site, 'a.html'), 'A');
+    await writeFile(join(site, 'b.html'), 'B2');
+    await push(cluster.config, at(2));
+    await writeFile(join(site, 'b.html'), 'B3');
+    const third = await push(cluster.config, at(3));
+    expect(third.nodes.map((n) => n.upload)).toEqual(['full', 'full', 'full']);
+    expect(await readlink(join(root, 'releases', third.release))).toBe('../trees/1');
+    expect(await treeOf(join(root, 'current'))).toEqual(['a.html: A', 'b.html: B3']);
   });
 
   it('pushes to a node behind an rrsync forced command', async () => {
