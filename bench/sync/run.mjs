@@ -16,6 +16,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OWNCDN = join(ROOT, 'packages/cli/bin/owncdn.js');
 const quick = process.argv.includes('--quick');
 const NODES = ['au', 'us', 'fr'];
+/** Timed one-file publishes in the steady state; the median is reported. */
+const STEADY_RUNS = 5;
 const SITES = quick
   ? [
       { name: '500 files of 1–50 KiB', files: 500, minBytes: 1024, maxBytes: 50 * 1024 },
@@ -98,7 +100,19 @@ async function owncdnPush(configFile, site) {
     ms,
     bytes: result.nodes.reduce((sum, n) => sum + n.bytesSent, 0),
     skewMs: result.switchSkewMs ?? 0,
+    uploads: [...new Set(result.nodes.map((n) => n.upload))].join('+'),
   };
+}
+
+/** The run with the median time of `n` (each after a fresh one-file change), with the range. */
+async function medianOf(n, change, push) {
+  const runs = [];
+  for (let i = 0; i < n; i++) {
+    change(i);
+    runs.push(await push());
+  }
+  runs.sort((a, b) => a.ms - b.ms);
+  return { ...runs[Math.floor(n / 2)], minMs: runs[0].ms, maxMs: runs.at(-1).ms };
 }
 
 function writeConfig(file, sshConfig, roots) {
@@ -161,8 +175,12 @@ try {
         writeFileSync(join(src, 'd7', 'f7.html'), `warm-up ${i} at ${Date.now()}`);
         await push();
       }
-      writeFileSync(join(src, 'd7', 'f7.html'), `steady at ${Date.now()}`);
-      const steady = await push();
+      // Five timed publishes of one changed file; the median is reported (this VM is noisy).
+      const steady = await medianOf(
+        STEADY_RUNS,
+        (i) => writeFileSync(join(src, 'd7', 'f7.html'), `steady ${i} at ${Date.now()}`),
+        push,
+      );
       results[tool] = { first, oneFile, touched, steady };
       console.log(tool, JSON.stringify(results[tool]));
     }
@@ -184,8 +202,8 @@ const lines = [
   `\`node bench/sync/run.mjs${quick ? ' --quick' : ''}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ${execFileSync('rsync', ['--version'], { encoding: 'utf8' }).split('\n')[0]}.`,
   'Three nodes over one private sshd on 127.0.0.1 (each `owncdn sync push` is a fresh `node` process opening three fresh ControlMasters; each one-liner rsync a fresh ssh connection).',
   'The one-liner is issue 6\'s `printf "au\\nus\\nfr\\n" | xargs -P 0 -I {host} rsync -azhP --delete content/ {host}:…/content/` (plus `--stats`): in place, no atomic switch.',
-  'owncdn: content hash (digests cached between pushes), content-derived mtimes, upload into a tree (`trees/<n>`: a new one hard-linked with `--link-dest` while a node keeps fewer than `sync.keep` = 5 releases, else the tree of the release retention retires, updated in place), the `releases/<id>` link, prepared switch on all nodes, /healthz confirmation (no origin running: answered at once), retention.',
-  '"one changed file" is the second push ever (the node holds one release, so a new hard-linked tree is built); "5 releases kept" is the same change once the node holds `sync.keep` releases (after three more publishes, not timed), the state of any site published for more than a few days.',
+  "owncdn: content hash (digests cached between pushes), content-derived mtimes, upload into a tree (`trees/<n>`: a new one hard-linked with `--link-dest` while a node keeps fewer than `sync.keep` = 5 releases, else the tree of the release retention retires, updated in place: rsync gets only the names that differ from that release's recorded manifest), the `releases/<id>` link, prepared switch on all nodes, /healthz confirmation (no origin running: answered at once), retention.",
+  `"one changed file" is the second push ever (the node holds one release, so a new hard-linked tree is built); "5 releases kept" is the same change once the node holds \`sync.keep\` releases (after three more publishes, not timed), the state of any site published for more than a few days: the median of ${STEADY_RUNS} publishes for both tools (range in the goals below).`,
   "Bytes are the sum over the three nodes as rsync counts them; skew is the spread between the nodes' switches (owncdn) or the rsyncs' ends (one-liner: the window in which nodes serve different versions).",
   '',
 ];
@@ -220,7 +238,7 @@ lines.push(
     (r) =>
       `- full push within 1.15× of the one-liner (${r.site.name}): ${(r.owncdn.first.ms / r['one-liner'].first.ms).toFixed(2)}×`,
   ),
-  `- one-file push under 1.5 s for ${big.site.name}: ${s(big.owncdn.steady.ms)} with 5 releases kept; ${s(big.owncdn.oneFile.ms)} as the second push ever (new hard-linked tree)`,
+  `- one-file push under 1.5 s for ${big.site.name}: ${s(big.owncdn.steady.ms)} with 5 releases kept (median of ${STEADY_RUNS}, ${s(big.owncdn.steady.minMs)}–${s(big.owncdn.steady.maxMs)}; upload: ${big.owncdn.steady.uploads}); ${s(big.owncdn.oneFile.ms)} as the second push ever (new hard-linked tree)`,
   ...rows.map(
     (r) =>
       `- touch-everything push sends < 1% of the bytes (${r.site.name}): ${((100 * r.owncdn.touched.bytes) / r.owncdn.first.bytes).toFixed(2)}% of owncdn's first push`,
