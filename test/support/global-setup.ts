@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
- * Builds dist/ (incremental, about a second when up to date) so tests that
- * spawn `owncdn` run current code. OWNCDN_TEST_SKIP_BUILD=1 skips it, for a
+ * Builds dist/ and the bundled program (scripts/build.mjs; about two seconds
+ * when up to date) so tests that spawn `owncdn` run current code. OWNCDN_TEST_SKIP_BUILD=1 skips it, for a
  * quick run of tests that spawn nothing while another package does not build.
  */
 export function setup(): () => void {
@@ -17,13 +17,9 @@ export function setup(): () => void {
   process.env.XDG_CACHE_HOME = cache;
   const teardown = () => rmSync(cache, { recursive: true, force: true });
   if (process.env.OWNCDN_TEST_SKIP_BUILD === '1') return teardown;
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'tsconfig.build.json'],
-    {
-      cwd: ROOT,
-      stdio: 'inherit',
-    },
-  );
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
   return teardown;
 }

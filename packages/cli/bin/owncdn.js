@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The published entry point: the compiled CLI (built by `pnpm build`).
-import { main } from '../dist/main.js';
+// The published entry point: the bundled CLI (dist/bundle/, built by `pnpm build`;
+// see scripts/build.mjs). dist/main.js is the same program unbundled.
+import { main } from '../dist/bundle/main.js';
 
 await main(process.argv);

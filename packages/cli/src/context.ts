@@ -1,16 +1,28 @@
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '@owncdn/core';
 import type { Config, Logger, LogLevel } from '@owncdn/core';
 import { createCliLogger } from './logger.js';
 
-const require = createRequire(import.meta.url);
-const pkg: unknown = require('../package.json');
+/** The version in packages/cli/package.json, found upwards from here (dist/, or dist/bundle/ once bundled). */
+function readVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      if (pkg.name === '@owncdn/cli' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // no package.json here: look further up
+    }
+    if (dirname(dir) === dir) return '0.0.0';
+  }
+}
 
 /** The version printed by `--version` and reported by /healthz. */
-export const VERSION: string =
-  typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string'
-    ? pkg.version
-    : '0.0.0';
+export const VERSION: string = readVersion();
 
 /** Options every subcommand shares. */
 export interface GlobalOptions {

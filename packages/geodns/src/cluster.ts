@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { OwncdnError } from '@owncdn/core';
 import type { Logger } from '@owncdn/core';
 import type { MetricsData } from './metrics.js';
@@ -48,9 +48,14 @@ const RESPAWN_DELAY_MS = 1_000;
 /** A worker that does not come up or acknowledge within this long is considered broken. */
 const WORKER_TIMEOUT_MS = 20_000;
 
-/** The compiled worker entry, or null when running from TypeScript sources (tests): then one process serves. */
+/**
+ * The compiled worker entry (dist/worker.js, found by package name, so the
+ * bundled `owncdn` program finds it too), or null when running from
+ * TypeScript sources (tests): then one process serves.
+ */
 export function workerEntry(): string | null {
-  const file = fileURLToPath(new URL('./worker.js', import.meta.url));
+  if (import.meta.url.endsWith('.ts')) return null;
+  const file = createRequire(import.meta.url).resolve('@owncdn/geodns/worker');
   return existsSync(file) ? file : null;
 }
 

@@ -15,11 +15,16 @@ export type { GeoTable } from './mmdb.js';
  * maxmind lookup per query costs ~15 % of throughput).
  */
 
-const require = createRequire(import.meta.url);
-
-/** Path of the bundled CC0 country database (`@ip-location-db/geo-whois-asn-country-mmdb`). */
+/**
+ * Path of the bundled CC0 country database (`@ip-location-db/geo-whois-asn-country-mmdb`),
+ * a dependency of this package: resolved from the package itself, so that the
+ * bundled `owncdn` program (packages/cli/dist/bundle/) finds it too.
+ */
 export function bundledDatabasePath(): string {
-  return require.resolve('@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb');
+  const self = createRequire(import.meta.url).resolve('@owncdn/geodns/package.json');
+  return createRequire(self).resolve(
+    '@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb',
+  );
 }
 
 const cache = new Map<string, { key: string; table: GeoTable }>();

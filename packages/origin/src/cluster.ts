@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { ERROR_CODES, OwncdnError } from '@owncdn/core';
 import type { ErrorCode, Logger } from '@owncdn/core';
 import { addCounters, createCounters } from './counters.js';
@@ -11,10 +11,14 @@ import type { OriginAddress } from './serve.js';
 import type { Settings } from './settings.js';
 
 /**
- * The compiled worker entry. From src/ (vitest) and from dist/ alike this is
- * dist/worker.js: a forked worker is plain node and cannot run TypeScript.
+ * The compiled worker entry, dist/worker.js, found by package name (when the
+ * first worker is forked, so importing this module needs no build): from
+ * src/ (vitest), from dist/ and from the bundled `owncdn` program alike (a
+ * forked worker is plain node and cannot run TypeScript; it is not bundled).
  */
-const WORKER_ENTRY = fileURLToPath(new URL('../dist/worker.js', import.meta.url));
+function workerEntry(): string {
+  return createRequire(import.meta.url).resolve('@owncdn/origin/worker');
+}
 
 /** Extra time after drainTimeout before a worker that did not exit is killed. */
 const KILL_GRACE_MS = 2_000;
@@ -116,7 +120,7 @@ export async function startCluster(initial: Settings, log: Logger): Promise<Clus
     ready: Promise<{ address: OriginAddress; release: string | null }>;
   } => {
     cluster.setupPrimary({
-      exec: WORKER_ENTRY,
+      exec: workerEntry(),
       execArgv: WORKER_EXEC_ARGV,
       args: [],
       silent: false,
