@@ -23,6 +23,7 @@ import {
   checkSource,
   hashSource,
   makeReleaseId,
+  releaseTime,
   publishFilters,
   releaseDir,
   releaseHash,
@@ -211,7 +212,8 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
       await reading;
     }
     const hash = summary.hash.slice(0, 12);
-    release = makeReleaseId(options.now ?? new Date(), hash);
+    const held = sessions.flatMap((s) => (s.releases?.releases ?? []).map((r) => r.id));
+    release = makeReleaseId(releaseTime(options.now ?? new Date(), held), hash);
     if (manifests !== null) recording = saveManifest(manifests, summary);
 
     // 2. The release id: one already complete with this content is reused

@@ -2,7 +2,13 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeSite } from '../../../test/support/tmp.js';
-import { applyContentTimes, contentTimeUs, hashSource } from './release.js';
+import {
+  applyContentTimes,
+  contentTimeUs,
+  hashSource,
+  makeReleaseId,
+  releaseTime,
+} from './release.js';
 
 const FILTERS = ['+ /.well-known/', '- .*'];
 
@@ -32,5 +38,26 @@ describe('content-derived mtimes', () => {
     expect(us).toBeGreaterThanOrEqual(1_000_000_000 * 1e6);
     expect(us).toBeLessThan((1_000_000_000 + 2 ** 29) * 1e6);
     expect(Number.isSafeInteger(us)).toBe(true);
+  });
+});
+
+describe('release ids', () => {
+  const hash = '0123456789ab';
+  const at = (iso: string) => new Date(iso);
+
+  it('take the push time, or a second after the newest release a node holds', () => {
+    const held = [makeReleaseId(at('2026-11-23T10:00:00.400Z'), hash)];
+    expect(held).toEqual(['20261123T100000Z-0123456789ab']);
+    // Later second: the push time.
+    expect(releaseTime(at('2026-11-23T10:00:01.100Z'), held).toISOString()).toBe(
+      '2026-11-23T10:00:01.100Z',
+    );
+    // The same second, or a clock behind the last push: one second after it.
+    for (const now of ['2026-11-23T10:00:00.900Z', '2026-11-23T09:58:00.000Z'])
+      expect(releaseTime(at(now), held).toISOString()).toBe('2026-11-23T10:00:01.000Z');
+    // Nothing held (or no release id among it): the push time.
+    expect(releaseTime(at('2026-11-23T10:00:00.000Z'), ['not-an-id']).toISOString()).toBe(
+      '2026-11-23T10:00:00.000Z',
+    );
   });
 });

@@ -37,6 +37,27 @@ export function makeReleaseId(date: Date, hash: string): string {
   return `${stamp}-${hash.slice(0, HASH_LENGTH)}`;
 }
 
+/** The push time in a release id (ms since the epoch), or null when `id` is not one. */
+export function releaseTimeMs(id: string): number | null {
+  const stamp = RELEASE_ID.exec(id)?.[1];
+  const m = stamp && /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/.exec(stamp);
+  if (!m) return null;
+  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
+  return Date.UTC(y ?? 0, (mo ?? 1) - 1, d ?? 1, h ?? 0, mi ?? 0, s ?? 0);
+}
+
+/**
+ * The time for a new release id: `now`, or one second after the newest
+ * release a node holds when that is not earlier. Ids sort by time to the
+ * second, and "previous" (rollback, retention) is the one sorting before; two
+ * pushes within one second, or a laptop whose clock is behind the last one's,
+ * would otherwise sort by hash or into the past.
+ */
+export function releaseTime(now: Date, existing: readonly string[]): Date {
+  const newest = Math.max(-Infinity, ...existing.map((id) => releaseTimeMs(id) ?? -Infinity));
+  return newest >= now.getTime() - 999 ? new Date(newest + 1000) : now;
+}
+
 /** The content-hash part of a release id, or null when `id` is not one. */
 export function releaseHash(id: string): string | null {
   return RELEASE_ID.exec(id)?.[2] ?? null;

@@ -539,6 +539,19 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
     expect(await treeOf(join(root, 'current'))).toEqual(['a.html: A', 'b.html: B3']);
   });
 
+  it('orders two pushes within one second by when they were made, so rollback goes back to the first', async () => {
+    const cluster = await startCluster({ transport: 'local', origins: false });
+    const site = await makeSite({ 'index.html': 'a' });
+    const now = new Date('2026-01-01T00:00:01.500Z');
+    // Contents chosen so that the second release's hash (7aed…) sorts before the first's (bce7…).
+    const first = await push(cluster.config, { content: site, now, confirmTimeoutMs: 100 });
+    await writeFile(join(site, 'index.html'), 'b');
+    const second = await push(cluster.config, { content: site, now, confirmTimeoutMs: 100 });
+    expect(second.release > first.release).toBe(true);
+    expect(second.release.startsWith('20260101T000002Z-')).toBe(true);
+    expect(await rollback(cluster.config)).toMatchObject({ ok: true, release: first.release });
+  });
+
   it('pushes to a node behind an rrsync forced command', async () => {
     const cluster = await startCluster({ transport: 'local', origins: false });
     const { startSshd } = await import('../../../test/support/sshd.js');
