@@ -42,7 +42,7 @@ export function releaseTimeMs(id: string): number | null {
   const stamp = RELEASE_ID.exec(id)?.[1];
   const m = stamp && /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/.exec(stamp);
   if (!m) return null;
-  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
+  const [, y, mo, d, h, mi, s] = m.map(Number);
   return Date.UTC(y ?? 0, (mo ?? 1) - 1, d ?? 1, h ?? 0, mi ?? 0, s ?? 0);
 }
 
