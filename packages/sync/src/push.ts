@@ -8,7 +8,13 @@ import {
   createTransport,
   selectNodes,
 } from '@owncdn/core';
-import type { Config, NodeConfig, NodeTransport, PreparedSwitch } from '@owncdn/core';
+import type {
+  Config,
+  NodeConfig,
+  NodeTransport,
+  PreparedSwitch,
+  TransferResult,
+} from '@owncdn/core';
 import type { NodeState, SyncEvent, SyncFailure } from './events.js';
 import { confirmRelease, createHealthClient } from './health.js';
 import {
@@ -261,47 +267,54 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
           const delta = before === null ? null : diffManifest(before, summary);
           s.delta = delta;
           s.treeTouched = true;
-          const transfer = await s.transport.syncDirectory(source, treeDir(plan.tree), {
-            ...(delta === null ? {} : { only: delta }),
-            checksum: detect === 'checksum',
-            preserveTimes: detect === 'content-mtime',
-            delete: true,
-            linkDest: plan.linkDest,
-            filters,
-            dryRun,
-            signal: options.signal,
-            ...(options.bwlimitKiBps ? { bwlimitKiBps: options.bwlimitKiBps } : {}),
-            onProgress: (p) =>
-              emit({
-                type: 'progress',
-                node: s.node.name,
-                bytes: p.bytes,
-                percent: p.percent,
-                bytesPerSecond: p.bytesPerSecond,
-                files: p.files ?? 0,
-              }),
-          });
-          if (delta !== null) checkUnchanged(source, delta);
-          if (!dryRun) {
-            // The link is the completion mark: only a whole tree is ever named by a release.
-            const linking = s.transport.switchLink(releaseDir(release), treeLinkTarget(plan.tree));
-            // Ready to flip while slower nodes are still uploading. Where calls may
-            // overlap, the switch connects while the link is written (one round
-            // trip less); it is committed only in the switch round, after every
-            // node's link exists.
-            const early = s.transport.concurrent
-              ? s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(release))
-              : null;
-            early?.catch(() => undefined); // a failure is thrown below, or the switch cancelled
-            try {
-              await linking;
-            } catch (error) {
-              await early?.then((p) => p.cancel()).catch(() => undefined);
-              throw error;
+          // Where a node takes overlapping calls, the release link and the switch
+          // connect while the tree uploads: two round trips less after it. The
+          // link is written only once the tree is whole (it is the completion
+          // mark: only a whole tree is ever named by a release), the switch only
+          // in the switch round, after every node's link exists.
+          const ahead = !dryRun && s.transport.concurrent;
+          const linkAhead = ahead
+            ? s.transport.prepareSwitchLink(releaseDir(release), treeLinkTarget(plan.tree))
+            : null;
+          const switchAhead = ahead
+            ? s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(release))
+            : null;
+          for (const p of [linkAhead, switchAhead]) p?.catch(() => undefined); // thrown below, or cancelled
+          let transfer: TransferResult;
+          try {
+            transfer = await s.transport.syncDirectory(source, treeDir(plan.tree), {
+              ...(delta === null ? {} : { only: delta }),
+              checksum: detect === 'checksum',
+              preserveTimes: detect === 'content-mtime',
+              delete: true,
+              linkDest: plan.linkDest,
+              filters,
+              dryRun,
+              signal: options.signal,
+              ...(options.bwlimitKiBps ? { bwlimitKiBps: options.bwlimitKiBps } : {}),
+              onProgress: (p) =>
+                emit({
+                  type: 'progress',
+                  node: s.node.name,
+                  bytes: p.bytes,
+                  percent: p.percent,
+                  bytesPerSecond: p.bytesPerSecond,
+                  files: p.files ?? 0,
+                }),
+            });
+            if (delta !== null) checkUnchanged(source, delta);
+            if (!dryRun) {
+              if (linkAhead) await (await linkAhead).commit();
+              else await s.transport.switchLink(releaseDir(release), treeLinkTarget(plan.tree));
+              s.tree = plan.tree;
+              // Ready to flip while slower nodes are still uploading.
+              s.prepared = await (switchAhead ??
+                s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(release)));
             }
-            s.tree = plan.tree;
-            s.prepared = await (early ??
-              s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(release)));
+          } catch (error) {
+            const waiting = [linkAhead, switchAhead].flatMap((p) => (p ? [p] : []));
+            await Promise.all(waiting.map((p) => p.then((q) => q.cancel()).catch(() => undefined)));
+            throw error;
           }
           s.result = {
             ...s.result,
@@ -319,6 +332,10 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
       }),
     );
 
+    // Written during the switch round. Files stamped a moment ago (after a
+    // short upload, the few just given their content time) are left out as
+    // racy (see RACY_MS) and read again next time.
+    saving = saveCache();
     const failed = sessions.filter((s) => s.state === 'failed');
     const ready = sessions.filter((s) => s.state === 'uploaded');
     if (options.signal?.aborted)
@@ -365,8 +382,6 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
       setState(s, 'switched');
     });
     switchSkewMs = outcome.skewMs;
-    // Written while origins are asked; well after the files were stamped (see RACY_MS).
-    saving ??= saveCache();
     if (outcome.switchedAt.size > 0) {
       log.info(
         { release, nodes: [...outcome.switchedAt.keys()], switchSkewMs },
@@ -425,6 +440,8 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
             message: `pruning old releases on ${s.node.name} failed: ${toFailure(e).message}`,
           });
         }
+        // Done with this node: its connection closes while others are still asked.
+        await closeTransports([s], log);
       }),
     );
 
