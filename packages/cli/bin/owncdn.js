@@ -4,6 +4,11 @@
 // when there is no bundle, or in a checkout where `tsc -b` compiled a package
 // after the bundle was made (a stale bundle would run old code).
 import { statSync } from 'node:fs';
+import module from 'node:module';
+
+// Node ≥ 22.1 keeps V8's compiled code between runs (in the OS temp dir;
+// NODE_DISABLE_COMPILE_CACHE=1 turns it off): ~30 ms less start-up. Node 20 has no such API.
+module.enableCompileCache?.();
 
 const mtime = (path) =>
   statSync(new URL(path, import.meta.url), { throwIfNoEntry: false })?.mtimeMs ?? 0;
