@@ -11,19 +11,14 @@ import type { SourceSummary } from './release.js';
  * that differ from that release's manifest, so neither side walks the other
  * 20,000 files — as git only sends the objects the other side lacks.
  */
-export interface ManifestEntry {
-  readonly kind: string;
-  readonly target: string;
-  readonly digest: string;
-}
+/** `[kind, name, target, digest]`: kind `-`, `d` or `l`; digest only for files. */
+export type ManifestRow = readonly [string, string, string, string];
 
-export type Manifest = ReadonlyMap<string, ManifestEntry>;
+/** Every entry of a release, in name order (as the site listing sorts). */
+export type Manifest = readonly ManifestRow[];
 
 /** Version of the file format; another one is not used (the upload walks the whole tree). */
 const FORMAT = 1;
-
-/** `[kind, name, target, digest]`, in name order. */
-type Row = [string, string, string, string];
 
 /**
  * The manifests of one site, beside its digest cache: `sync-manifests-<key>/`
@@ -50,14 +45,16 @@ export async function loadManifest(dir: string, hash: string): Promise<Manifest 
     };
     if (parsed.format !== FORMAT || typeof parsed.hash !== 'string') return null;
     if (!parsed.hash.startsWith(hash) || !Array.isArray(parsed.entries)) return null;
-    const manifest = new Map<string, ManifestEntry>();
-    for (const row of parsed.entries as unknown[]) {
+    const rows = parsed.entries as unknown[];
+    let last = '';
+    for (const row of rows) {
       if (!Array.isArray(row) || row.length !== 4 || !row.every((v) => typeof v === 'string'))
         return null;
-      const [kind, name, target, digest] = row as Row;
-      manifest.set(name, { kind, target, digest });
+      // In strict name order, or the diff below could not walk it.
+      if (rows[0] !== row && !(last < (row[1] as string))) return null;
+      last = row[1] as string;
     }
-    return manifest;
+    return rows as ManifestRow[];
   } catch {
     return null; // none yet (published elsewhere, or before manifests), or unreadable
   }
@@ -67,7 +64,7 @@ export async function loadManifest(dir: string, hash: string): Promise<Manifest 
 export async function saveManifest(dir: string, summary: SourceSummary): Promise<void> {
   const listing = summary.listing;
   if (listing === null) return; // the site changed while it was listed: no trustworthy record
-  const entries: Row[] = listing.names.map((n) => [
+  const entries: ManifestRow[] = listing.names.map((n) => [
     n.kind,
     n.name,
     n.target,
@@ -108,38 +105,50 @@ export interface Delta {
   readonly remove: string[];
 }
 
-/** The names that differ between a release's manifest and the site about to be published. */
+/**
+ * The names that differ between a release's manifest and the site about to be
+ * published: both lists are in name order, so one walk down both compares
+ * them (no map of 20,000 names). Null when the site's listing is unknown.
+ */
 export function diffManifest(before: Manifest, summary: SourceSummary): Delta | null {
   const listing = summary.listing;
   if (listing === null) return null;
-  const kinds = new Map<string, string>();
+  const now = listing.names;
   const send: string[] = [];
-  for (const entry of listing.names) {
-    kinds.set(entry.name, entry.kind);
-    const old = before.get(entry.name);
-    const digest = entry.kind === '-' ? summary.fileDigests.get(entry.name)?.digest : '';
-    if (digest === undefined) return null;
-    if (
-      old === undefined ||
-      old.kind !== entry.kind ||
-      old.target !== entry.target ||
-      old.digest !== digest
-    )
-      send.push(entry.name);
-  }
-  // A name whose parent is gone, or is no longer a directory, goes with it.
-  const remove: string[] = [];
-  const removed = new Set<string>();
-  for (const name of [...before.keys()].sort()) {
-    if (kinds.has(name)) continue;
-    const slash = name.lastIndexOf('/');
-    const parent = slash < 0 ? null : name.slice(0, slash);
-    if (parent !== null && (removed.has(parent) || kinds.get(parent) !== 'd')) {
-      removed.add(name);
-      continue;
+  const gone: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < now.length) {
+    const old = before[i];
+    const entry = now[j];
+    if (entry !== undefined && (old === undefined || entry.name < old[1])) {
+      send.push(entry.name); // new
+      j++;
+    } else if (old !== undefined && (entry === undefined || old[1] < entry.name)) {
+      gone.push(old[1]);
+      i++;
+    } else if (old !== undefined && entry !== undefined) {
+      const digest = entry.kind === '-' ? summary.fileDigests.get(entry.name)?.digest : '';
+      if (digest === undefined) return null;
+      if (old[0] !== entry.kind || old[2] !== entry.target || old[3] !== digest)
+        send.push(entry.name);
+      i++;
+      j++;
     }
-    removed.add(name);
-    remove.push(name);
+  }
+  // Only the topmost of what is gone: a name whose parent is gone too, or is
+  // no longer a directory (replaced, so rsync removes it with its contents), goes with it.
+  const remove: string[] = [];
+  if (gone.length > 0) {
+    const kinds = new Map(now.map((e) => [e.name, e.kind]));
+    const removed = new Set<string>();
+    for (const name of gone) {
+      const slash = name.lastIndexOf('/');
+      const parent = slash < 0 ? null : name.slice(0, slash);
+      removed.add(name);
+      if (parent !== null && (removed.has(parent) || kinds.get(parent) !== 'd')) continue;
+      remove.push(name);
+    }
   }
   return { send, remove };
 }
