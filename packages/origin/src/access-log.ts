@@ -1,5 +1,7 @@
 import { createWriteStream } from 'node:fs';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { OriginConfig } from '@owncdn/core';
+import type { HeaderList } from './entry.js';
 import type { Handler } from './handler.js';
 
 /** The access log, when `origin.accessLog` is not `off`: one line per response. */
@@ -29,7 +31,7 @@ export function createAccessLog(origin: OriginConfig, node: string | null): Acce
       let length = 0;
       const writeHead = res.writeHead.bind(res);
       res.writeHead = (status, headers) => {
-        length = Number(headers?.['content-length'] ?? 0);
+        length = contentLength(headers);
         return writeHead(status, headers);
       };
       res.once('finish', () => {
@@ -54,6 +56,15 @@ export function createAccessLog(origin: OriginConfig, node: string | null): Acce
         else out.end(() => resolve());
       }),
   };
+}
+
+/** Content-Length of headers given to writeHead (an object or a flat name/value list), 0 when absent. */
+function contentLength(headers: OutgoingHttpHeaders | HeaderList | undefined): number {
+  if (headers === undefined) return 0;
+  if (!Array.isArray(headers)) return Number(headers['content-length'] ?? 0);
+  for (let i = 0; i < headers.length - 1; i += 2)
+    if (headers[i] === 'content-length') return Number(headers[i + 1]);
+  return 0;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

@@ -26,20 +26,15 @@ const KILL_GRACE_MS = 2_000;
 const GATHER_TIMEOUT_MS = 1_000;
 
 /**
- * V8 flags of a worker. `--max-semi-space-size=2` (MiB; V8's default on
- * 64-bit grows to 16): loading a release keeps thousands of fresh objects
- * alive at once, which grows the young generation to its maximum, and V8
- * keeps it that size for the life of the process: ~20-30 MiB per worker
- * that serving never needs, its per-request garbage dying young either way
- * (measured for issue 3 on the 16 MiB bench site, after load and traffic:
- * 125 → 96 MiB resident per worker; 4 KiB page at 50 connections, turns
- * interleaved: 25.5 k req/s against 24.3 k with V8's default and 24.4 k for
- * the bare node:http server). The price: at ~15 k req/s on one connection
- * a 0.23 ms scavenge every ~10 ms instead of a 0.45 ms one every ~120 ms,
- * ~2 % more time in GC (4 MiB: every ~26 ms, but ~4 MiB more per worker).
- * NODE_OPTIONS still applies first.
+ * V8 flags of a worker: none (not the primary's either; NODE_OPTIONS still
+ * applies). `--max-semi-space-size=2` was tried to keep the young
+ * generation small after a release load; on the 16 MiB bench site it no
+ * longer changes a worker's resident memory (90-94 MiB after load and
+ * traffic with and without it), but its scavenges every ~250 requests cost
+ * 7 % more CPU per 4 KiB response (measured for issue 3: owncdn and bare
+ * node:http side by side, pinned to one core, fresh processes each time).
  */
-const WORKER_EXEC_ARGV = ['--max-semi-space-size=2'];
+const WORKER_EXEC_ARGV: string[] = [];
 
 /**
  * glibc gives each thread that allocates its own malloc arena and seldom

@@ -9,6 +9,17 @@ import { compressBrotli, compressGzip, isCompressible } from './encoding.js';
 import { defaultCacheControl, headersFor } from './headers.js';
 import type { CompiledRules } from './headers.js';
 
+/**
+ * Final response headers as one flat list of names and values
+ * (`['content-type', 'text/html; charset=utf-8', 'etag', '"…"', …]`), every
+ * value a string. node:http walks such a list by index, where an object
+ * costs a for-in and an own-property check per header and a number a
+ * conversion per response: 2.5 % less CPU per 4 KiB response with nine
+ * headers (measured for issue 3, node:http alone, both pinned to one core).
+ * HTTP/2's compatibility API takes the same list.
+ */
+export type HeaderList = string[];
+
 /** One file of the site, with everything a response needs computed once. */
 export interface Entry {
   readonly kind: 'file';
@@ -25,19 +36,19 @@ export interface Entry {
   /** Last-Modified in ms, truncated to the second as the header is. */
   readonly modifiedMs: number;
   /** The bytes (null when above maxMemoryFileBytes: streamed from disk) and final headers of a 200. */
-  readonly identity: { readonly body: Buffer | null; readonly headers: OutgoingHttpHeaders };
+  readonly identity: { readonly body: Buffer | null; readonly headers: HeaderList };
   /** Compressed variants, present only when smaller. */
   readonly br: Variant | null;
   readonly gzip: Variant | null;
-  /** Headers of a 304, and of a 206 (no length: added per range). */
-  readonly notModifiedHeaders: OutgoingHttpHeaders;
+  /** Headers of a 304, and of a 206 (no length: added per range, so an object to spread). */
+  readonly notModifiedHeaders: HeaderList;
   readonly partialHeaders: OutgoingHttpHeaders;
 }
 
 /** A compressed representation and its final headers. */
 export interface Variant {
   readonly body: Buffer;
-  readonly headers: OutgoingHttpHeaders;
+  readonly headers: HeaderList;
 }
 
 /** What a build reuses for a file whose identity (device, inode, size, times) did not change. */
@@ -148,10 +159,10 @@ export function makeEntry(
   if (varies) common.vary = 'Accept-Encoding';
   if (options.node !== null) common[NODE_HEADER] = options.node;
   Object.assign(common, headersFor(urlPath, options.rules));
-  const withLength = (length: number, encoding: string | null): OutgoingHttpHeaders => {
+  const withLength = (length: number, encoding: string | null): HeaderList => {
     const headers: OutgoingHttpHeaders = { ...common, 'content-length': length };
     if (encoding !== null) headers['content-encoding'] = encoding;
-    return headers;
+    return toHeaderList(headers);
   };
   const notModified: OutgoingHttpHeaders = { ...common };
   delete notModified['content-type'];
@@ -170,7 +181,18 @@ export function makeEntry(
     gzip: cached.gzip
       ? { body: cached.gzip, headers: withLength(cached.gzip.length, 'gzip') }
       : null,
-    notModifiedHeaders: notModified,
+    notModifiedHeaders: toHeaderList(notModified),
     partialHeaders: { ...common },
   };
+}
+
+/** The flat list of an object's headers, in its order, values as strings (arrays repeat the name). */
+export function toHeaderList(headers: OutgoingHttpHeaders): HeaderList {
+  const list: HeaderList = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) list.push(name, item);
+    else list.push(name, String(value));
+  }
+  return list;
 }

@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream';
 import { ACCEPT_BR, ACCEPT_GZIP, PREFER_GZIP, parseAcceptEncoding } from './encoding.js';
 import { countResponse } from './counters.js';
 import type { Counters } from './counters.js';
-import type { Entry } from './entry.js';
+import type { Entry, HeaderList } from './entry.js';
 
 /** The part of an HTTP/1.1 or HTTP/2 (compatibility API) request origin reads. */
 export interface Ask {
@@ -18,7 +18,7 @@ export interface Ask {
 
 /** The part of an HTTP/1.1 or HTTP/2 (compatibility API) response origin writes. */
 export interface Reply extends Writable {
-  writeHead(statusCode: number, headers?: OutgoingHttpHeaders): unknown;
+  writeHead(statusCode: number, headers?: OutgoingHttpHeaders | HeaderList): unknown;
   readonly statusCode: number;
 }
 

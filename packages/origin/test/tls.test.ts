@@ -41,19 +41,23 @@ function peerCertificate(
 function h2Get(
   session: ClientHttp2Session,
   path: string,
-): Promise<{ status: number; node: string; body: string }> {
+): Promise<{ status: number; node: string; type: string; length: string; body: string }> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ':path': path, ':authority': 'example.test' });
     let status = 0;
     let node = '';
+    let type = '';
+    let length = '';
     let body = '';
     stream.on('response', (headers) => {
       status = Number(headers[':status']);
       node = String(headers['x-owncdn-node']);
+      type = String(headers['content-type']);
+      length = String(headers['content-length']);
     });
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => (body += chunk));
-    stream.on('end', () => resolve({ status, node, body }));
+    stream.on('end', () => resolve({ status, node, type, length, body }));
     stream.on('error', reject);
   });
 }
@@ -217,7 +221,13 @@ describe('TLS', () => {
     let sessionClosed = false;
     session.on('close', () => (sessionClosed = true));
     session.on('error', () => undefined);
-    expect(await h2Get(session, '/')).toEqual({ status: 200, node: 'au', body: '<h1>secure</h1>' });
+    expect(await h2Get(session, '/')).toEqual({
+      status: 200,
+      node: 'au',
+      type: 'text/html; charset=utf-8',
+      length: '15',
+      body: '<h1>secure</h1>',
+    });
     expect(session.alpnProtocol).toBe('h2');
     // A flood of streams on one connection is refused past 128 (Node's default is unbounded).
     expect(session.remoteSettings.maxConcurrentStreams).toBe(128);
@@ -226,7 +236,13 @@ describe('TLS', () => {
     const second = await installCertificate(node.root, 'site', ['example.test'], 'v2');
     await log.waitFor('certificates loaded', () => true, seen);
     // The open connection keeps working on its old certificate...
-    expect(await h2Get(session, '/about')).toEqual({ status: 200, node: 'au', body: 'about' });
+    expect(await h2Get(session, '/about')).toEqual({
+      status: 200,
+      node: 'au',
+      type: 'text/html; charset=utf-8',
+      length: '5',
+      body: 'about',
+    });
     expect(sessionClosed).toBe(false);
     // ...and a new one gets the new certificate, with no restart.
     const presented = await peerCertificate(httpsAddress, 'example.test', [first, second]);
