@@ -38,10 +38,10 @@ const WORKER_EXEC_ARGV: string[] = [];
 
 /**
  * glibc gives each thread that allocates its own malloc arena and seldom
- * returns their memory: zlib's compressors, run in libuv's 4 pool threads
- * while a release loads, leave ~7 MiB per worker behind in them. Two arenas
- * keep that contention-free enough for a pool that only works during loads.
- * Other C libraries ignore it; an operator's own value wins.
+ * returns their memory: the release load thread (loader.ts) and Node's own
+ * threads would each leave one behind in every worker. Two arenas are enough
+ * for threads that only work during loads. Other C libraries ignore it; an
+ * operator's own value wins.
  */
 const WORKER_MALLOC_ARENA_MAX = '2';
 

@@ -1,11 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
 import mime from 'mime';
 import { NODE_HEADER } from '@owncdn/core/runtime';
-import { compressBrotli, compressGzip, isCompressible } from './encoding.js';
 import { defaultCacheControl, headersFor } from './headers.js';
 import type { CompiledRules } from './headers.js';
 
@@ -81,43 +77,6 @@ type SiblingLookup = (
 /** What identifies a file's content without reading it: device, inode, size and times. */
 export function identity(s: Stats): string {
   return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
-}
-
-export async function loadFile(
-  item: Found,
-  siblings: SiblingLookup,
-  maxMemoryFileBytes: number,
-): Promise<CachedFile> {
-  if (item.stats.size > maxMemoryFileBytes)
-    return { body: null, hash: await hashFile(item.file), br: null, gzip: null };
-  const body = await readFile(item.file);
-  const hash = createHash('sha256').update(body).digest('base64url').slice(0, 22);
-  const type = contentType(item.urlPath);
-  if (!isCompressible(type) || body.length === 0) return { body, hash, br: null, gzip: null };
-  // Variants made at publish time (`name.br`, `name.gz`) win: they may use the highest settings.
-  const brFile = siblings(`${item.urlPath}.br`);
-  const gzFile = siblings(`${item.urlPath}.gz`);
-  const [br, gzip] = await Promise.all([
-    brFile && brFile.size <= maxMemoryFileBytes ? readFile(brFile.file) : compressBrotli(body),
-    gzFile && gzFile.size <= maxMemoryFileBytes ? readFile(gzFile.file) : compressGzip(body),
-  ]);
-  // A variant that is not smaller is never served.
-  return {
-    body,
-    hash,
-    br: br.length < body.length ? br : null,
-    gzip: gzip.length < body.length ? gzip : null,
-  };
-}
-
-function hashFile(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(file)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('base64url').slice(0, 22)));
-  });
 }
 
 /** Content-Type from the extension (the `mime` package), with a charset for text. */

@@ -2,9 +2,10 @@ import { lstat, realpath } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Logger } from '@owncdn/core';
-import { identity, loadFile, makeEntry } from './entry.js';
+import { identity, makeEntry } from './entry.js';
 import type { CachedFile, Entry, EntryOptions, Found, SiblingLookup } from './entry.js';
 import type { CompiledRules } from './headers.js';
+import { loadFile } from './loader.js';
 import { walk } from './walk.js';
 
 /** A URL that redirects (a directory without or with its slash). `location` has no query. */
