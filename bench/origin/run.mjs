@@ -4,32 +4,38 @@
 // the same files and the same number of worker processes. Each case checks
 // the response before timing it. Writes bench/results/origin.md.
 //
-//   node bench/origin/run.mjs [--quick] [--workers N] [--duration S] [--site-mib N]
+//   node bench/origin/run.mjs [--quick] [--workers N] [--rounds N] [--latency-rounds N]
+//     [--turn S] [--site-mib N]
+//
+// Every server runs at once and each case is timed in short turns taken in
+// rotation, many rounds, median per server: on a shared 2-core machine other
+// work comes and goes over seconds, and timing the servers one after another
+// compared the machine's load as much as the servers.
 //
 // Anchors that are not installed are skipped with a message
 // (bench/install-anchors.sh, or: apt-get install nginx caddy wrk).
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { request } from 'node:http';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from '../ports.mjs';
+import {
+  HERE,
+  ROOT,
+  get,
+  has,
+  makeSite,
+  median,
+  quantile,
+  rssEachMiB,
+  startOwncdn,
+  startScript,
+  stop,
+  waitReady,
+  wrk,
+} from './harness.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, '..', '..');
 const RESULTS = join(ROOT, 'bench', 'results');
-const OWNCDN_BIN = join(ROOT, 'packages', 'cli', 'bin', 'owncdn.js');
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => {
@@ -38,18 +44,14 @@ const flag = (name, fallback) => {
 };
 const quick = args.includes('--quick');
 const workers = flag('--workers', availableParallelism());
-const durationS = flag('--duration', quick ? 3 : 10);
+/** Rounds of the 50-connection cases: each server one turn per round. */
+const rounds = flag('--rounds', quick ? 3 : 10);
+/** Rounds of the one-connection case (its average moves most with the machine's other work). */
+const latencyRounds = flag('--latency-rounds', quick ? 5 : 20);
+/** Seconds per turn (wrk's shortest run is 1 s). */
+const turnS = flag('--turn', 1);
 const warmS = quick ? 1 : 2;
 const siteMiB = flag('--site-mib', quick ? 4 : 16);
-
-function has(program) {
-  try {
-    execFileSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 if (!has('wrk')) {
   console.error('bench origin: wrk is not installed (apt-get install wrk); nothing measured');
@@ -57,185 +59,7 @@ if (!has('wrk')) {
 }
 
 // ---------- the site: a 4 KiB page, a 100 KiB asset, and filler so memory means something
-const work = mkdtempSync(join(tmpdir(), 'owncdn-bench-origin-'));
-const site = join(work, 'site');
-mkdirSync(join(site, 'posts'), { recursive: true });
-const words =
-  'static site served from memory by owncdn across regions with geodns and certificates '.split(
-    ' ',
-  );
-const prose = (bytes, seed) => {
-  let out = '';
-  let i = seed;
-  while (out.length < bytes) out += `${words[(i = (i * 7 + 3) % words.length)]} `;
-  return out.slice(0, bytes);
-};
-const page = `<!doctype html><html><head><title>bench</title></head><body><main><p>${prose(4096 - 90, 1)}</p></main></body></html>\n`;
-writeFileSync(join(site, 'index.html'), page);
-writeFileSync(join(site, 'index.html.gz'), gzipSync(page, { level: 9 }));
-// A minified bundle is mostly text with little repetition: half prose, half random base64.
-const asset = `${prose(50 * 1024, 5)}${randomBytes(38 * 1024).toString('base64')}`.slice(
-  0,
-  100 * 1024,
-);
-writeFileSync(join(site, 'asset.3f9a2c1e.js'), asset);
-const fillerCount = Math.ceil((siteMiB * 1024 * 1024) / (16 * 1024));
-for (let i = 0; i < fillerCount; i++)
-  writeFileSync(join(site, 'posts', `post-${i}.html`), `<p>${prose(16 * 1024 - 8, i)}</p>\n`);
-// Flush the 16 MiB just written: the kernel's writeback otherwise lands ~30 s later, in the
-// middle of the first server's runs, and only the first server's.
-execFileSync('sync');
-const siteBytes = readdirSync(site, { recursive: true }).reduce((sum, name) => {
-  const path = join(site, String(name));
-  try {
-    return sum + readFileSync(path).length;
-  } catch {
-    return sum; // a directory
-  }
-}, 0);
-
-// ---------- helpers
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function get(port, path, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path, headers: { connection: 'close', ...headers } },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function waitReady(port, child, name) {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null)
-      throw new Error(`${name} exited (${child.exitCode}) before answering`);
-    try {
-      const r = await get(port, '/index.html');
-      if (r.status === 200) return;
-    } catch {
-      // not listening yet: readiness is polled here, which is fine in a benchmark
-    }
-    await sleep(100);
-  }
-  throw new Error(`${name} did not answer within 30 s`);
-}
-
-/** Every PID of the process group (servers are started detached, as their own group). */
-function groupPids(pgid) {
-  const out = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid) out.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return out;
-}
-
-/** VmRSS of each process of the group, MiB, lowest PID (the leader) first. */
-function rssEachMiB(pgid) {
-  const out = [];
-  for (const pid of groupPids(pgid).sort((a, b) => a - b)) {
-    try {
-      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      out.push(Number(match?.[1] ?? 0) / 1024);
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
-}
-
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }, 8_000);
-  await exited;
-  clearTimeout(timer);
-  // nginx workers and cluster workers may outlive the leader by a moment.
-  for (let i = 0; i < 50 && groupPids(child.pid).length > 0; i++) await sleep(100);
-}
-
-function parseWrk(text) {
-  const unit = (value, u) => Number(value) * (u === 'us' ? 1 : u === 'ms' ? 1_000 : 1_000_000);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN);
-  const avg = /Latency\s+([\d.]+)(us|ms|s)\b/.exec(text);
-  const p99 = /\s99%\s+([\d.]+)(us|ms|s)\b/.exec(text);
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(text);
-  const socketErrors = /Socket errors: (.*)/.exec(text);
-  return {
-    rps,
-    avgUs: avg ? unit(avg[1], avg[2]) : NaN,
-    p99Us: p99 ? unit(p99[1], p99[2]) : NaN,
-    errors: Number(errors?.[1] ?? 0),
-    socketErrors: socketErrors?.[1] ?? null,
-  };
-}
-
-function wrk(port, path, { connections, threads, headers = [], seconds }) {
-  const hdr = headers.flatMap((h) => ['-H', h]);
-  const out = execFileSync(
-    'wrk',
-    [
-      '-t',
-      String(threads),
-      '-c',
-      String(connections),
-      '-d',
-      `${seconds}s`,
-      '--latency',
-      ...hdr,
-      `http://127.0.0.1:${port}${path}`,
-    ],
-    {
-      encoding: 'utf8',
-    },
-  );
-  return parseWrk(out);
-}
-
-/** The one-connection case: this many turns per server of durationS / 5 seconds (at least 1), median taken. */
-const LATENCY_ROUNDS = 5;
-const latencyS = Math.max(1, Math.round(durationS / LATENCY_ROUNDS));
-
-/** Per field, the median over runs (an odd count: a real run's value). */
-function medianRun(runs) {
-  const median = (key) => {
-    const sorted = runs.map((r) => r[key]).sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)];
-  };
-  return {
-    rps: median('rps'),
-    avgUs: median('avgUs'),
-    p99Us: median('p99Us'),
-    errors: runs.reduce((sum, r) => sum + r.errors, 0),
-    socketErrors: runs.find((r) => r.socketErrors)?.socketErrors ?? null,
-  };
-}
+const { work, site, page, asset, fillerCount, siteBytes } = makeSite(siteMiB);
 
 // ---------- the cases: each checks the answer, then times it
 const CASES = [
@@ -285,38 +109,13 @@ const SERVERS = [
     available: () =>
       existsSync(join(ROOT, 'packages', 'origin', 'dist', 'index.js')) ||
       'packages/origin/dist missing: run pnpm build',
-    start: (port) =>
-      spawn(
-        process.execPath,
-        [
-          OWNCDN_BIN,
-          'origin',
-          '--dir',
-          site,
-          '--listen',
-          `127.0.0.1:${port}`,
-          '--workers',
-          String(workers),
-          '--log-format',
-          'json',
-          '--log-level',
-          'warn',
-        ],
-        {
-          detached: true,
-          stdio: ['ignore', 'ignore', 'inherit'],
-        },
-      ),
+    start: (port) => startOwncdn(site, port, workers),
   },
   {
     name: 'bare node:http',
     key: 'bare',
     available: () => true,
-    start: (port) =>
-      spawn(process.execPath, [join(HERE, 'bare-node.mjs'), site, String(port), String(workers)], {
-        detached: true,
-        stdio: 'ignore',
-      }),
+    start: (port) => startScript(join(HERE, 'bare-node.mjs'), site, port, workers),
   },
   {
     name: 'sirv 3.0.2',
@@ -336,12 +135,7 @@ const SERVERS = [
         return 'sirv is not installed (pnpm install)';
       }
     },
-    start: (port) =>
-      spawn(
-        process.execPath,
-        [join(HERE, 'sirv-server.mjs'), site, String(port), String(workers)],
-        { detached: true, stdio: 'ignore' },
-      ),
+    start: (port) => startScript(join(HERE, 'sirv-server.mjs'), site, port, workers),
   },
   {
     name: 'nginx',
@@ -410,9 +204,16 @@ http {
 // ---------- run
 const results = [];
 const skipped = [];
+/** Servers that answered every case correctly, until one fails a turn. */
+let running = [];
+const started = [];
 console.log(
-  `bench origin: ${workers} worker(s) each, ${durationS}s per case, site ${(siteBytes / 2 ** 20).toFixed(1)} MiB, ${cpus().length} cores${quick ? ' (quick mode)' : ''}`,
+  `bench origin: ${workers} worker(s) each, every server up at once; ${rounds} rounds of ${turnS}s turns per case (1 connection: ${latencyRounds} rounds), site ${(siteBytes / 2 ** 20).toFixed(1)} MiB, ${cpus().length} cores${quick ? ' (quick mode)' : ''}`,
 );
+const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+/** median [p25–p75] (min–max) of a list, rounded */
+const spread = (values) =>
+  `${fmt(median(values))} [${fmt(quantile(values, 0.25))}–${fmt(quantile(values, 0.75))}] (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})`;
 try {
   for (const server of SERVERS) {
     const ok = server.available();
@@ -425,7 +226,6 @@ try {
     const child = server.start(port);
     try {
       await waitReady(port, child, server.name);
-      const row = { name: server.name, key: server.key, cases: {} };
       for (const c of CASES) {
         const answer = await get(
           port,
@@ -434,119 +234,129 @@ try {
         );
         if (!c.check(answer))
           throw new Error(
-            `${server.name} answered ${c.title} wrongly (status ${answer.status}, ${answer.body.length} bytes, encoding ${answer.headers['content-encoding'] ?? 'none'})`,
+            `answered ${c.title} wrongly (status ${answer.status}, ${answer.body.length} bytes, encoding ${answer.headers['content-encoding'] ?? 'none'})`,
           );
-        // One connection is timed later, every server in turn (see below).
-        if (c.connections === 1) continue;
-        const run = (seconds) =>
-          wrk(port, c.path, {
-            connections: c.connections,
-            threads: 2,
-            headers: c.headers,
-            seconds,
-          });
-        run(warmS);
-        const m = run(durationS);
-        if (m.errors > 0)
-          throw new Error(`${server.name}: ${m.errors} non-2xx responses during ${c.title}`);
-        row.cases[c.key] = m;
-        console.log(
-          `  ${server.name.padEnd(15)} ${c.title.padEnd(17)} ${Math.round(m.rps).toString().padStart(7)} req/s  avg ${Math.round(m.avgUs)} µs  p99 ${Math.round(m.p99Us)} µs`,
-        );
       }
-      row.rssEachMiB = rssEachMiB(child.pid);
-      row.rssMiB = row.rssEachMiB.reduce((a, b) => a + b, 0);
-      if (server.key === 'owncdn') {
-        const health = JSON.parse((await get(port, '/healthz')).body.toString());
-        row.siteMemoryBytes = health.bytes;
-      }
-      console.log(
-        `  ${server.name.padEnd(15)} resident memory   ${row.rssMiB.toFixed(1)} MiB (${row.rssEachMiB.map((m) => m.toFixed(0)).join(' + ')})`,
-      );
-      results.push(row);
+      running.push({ server, port, child, row: { name: server.name, key: server.key, turns: {} } });
+      started.push(child);
     } catch (error) {
       console.log(`  ${server.name}: failed — ${error.message}`);
       skipped.push(`${server.name}: failed — ${error.message}`);
-    } finally {
       await stop(child);
     }
   }
-  // One connection measures the tail of whatever else the 2 cores run: a stall of a few ms
-  // moves a 10 s average by tens of µs, and other work comes and goes over minutes. So every
-  // server runs at once (idle between its turns) and takes short turns in rotation, and each
-  // keeps the median of its runs: a busy minute hits them all alike.
-  const latencyCase = CASES.find((c) => c.connections === 1);
-  const running = [];
-  try {
-    for (const row of results) {
-      const server = SERVERS.find((s) => s.key === row.key);
-      const port = await freePort();
-      const child = server.start(port);
-      running.push({ row, port, child, runs: [] });
-      await waitReady(port, child, server.name);
-      if (!latencyCase.check(await get(port, latencyCase.path)))
-        throw new Error(`${server.name} answered ${latencyCase.title} wrongly`);
-      wrk(port, latencyCase.path, { connections: 1, threads: 1, seconds: warmS });
+  /** Drops a server that failed a turn from the rest of the run. */
+  const drop = (r, error) => {
+    console.log(`  ${r.server.name}: failed — ${error.message}`);
+    skipped.push(`${r.server.name}: failed — ${error.message}`);
+    running = running.filter((x) => x !== r);
+  };
+  for (const c of CASES) {
+    const caseRounds = c.connections === 1 ? latencyRounds : rounds;
+    const turn = (r, seconds) => {
+      const m = wrk(r.port, c.path, {
+        connections: c.connections,
+        threads: c.connections === 1 ? 1 : 2,
+        headers: c.headers,
+        seconds,
+      });
+      if (m.errors > 0)
+        throw new Error(`${r.server.name}: ${m.errors} non-2xx responses during ${c.title}`);
+      return m;
+    };
+    for (const r of running) {
+      r.row.turns[c.key] = [];
+      try {
+        turn(r, warmS);
+      } catch (error) {
+        drop(r, error);
+      }
     }
-    for (let round = 0; round < LATENCY_ROUNDS; round++) {
-      const order = round % 2 === 0 ? running : [...running].reverse();
-      for (const r of order)
-        r.runs.push(
-          wrk(r.port, latencyCase.path, { connections: 1, threads: 1, seconds: latencyS }),
-        );
+    for (let round = 0; round < caseRounds; round++) {
+      // Each round a different server goes first, and every other round the order is reversed.
+      const shift = round % running.length;
+      let order = [...running.slice(shift), ...running.slice(0, shift)];
+      if (round % 2 === 1) order = order.reverse();
+      for (const r of order) {
+        try {
+          r.row.turns[c.key].push(turn(r, turnS));
+        } catch (error) {
+          drop(r, error);
+        }
+      }
     }
     for (const r of running) {
-      const m = medianRun(r.runs);
-      r.row.cases[latencyCase.key] = m;
+      const turns = r.row.turns[c.key];
       console.log(
-        `  ${r.row.name.padEnd(15)} ${latencyCase.title.padEnd(17)} ${Math.round(m.rps).toString().padStart(7)} req/s  avg ${Math.round(m.avgUs)} µs  p99 ${Math.round(m.p99Us)} µs  (median of ${r.runs.length}: avg ${r.runs.map((x) => Math.round(x.avgUs)).join(', ')})`,
+        `  ${r.server.name.padEnd(15)} ${c.title.padEnd(17)} ${c.connections === 1 ? `avg ${spread(turns.map((t) => t.avgUs))} µs` : `${spread(turns.map((t) => t.rps))} req/s`}`,
       );
     }
-  } catch (error) {
-    console.log(`  ${latencyCase.title}: failed — ${error.message}`);
-    skipped.push(`${latencyCase.title}: failed — ${error.message}`);
-  } finally {
-    for (const r of running) await stop(r.child);
+  }
+  for (const r of running) {
+    r.row.rssEachMiB = rssEachMiB(r.child.pid);
+    r.row.rssMiB = r.row.rssEachMiB.reduce((a, b) => a + b, 0);
+    if (r.server.key === 'owncdn') {
+      const health = JSON.parse((await get(r.port, '/healthz')).body.toString());
+      r.row.siteMemoryBytes = health.bytes;
+    }
+    console.log(
+      `  ${r.server.name.padEnd(15)} resident memory   ${r.row.rssMiB.toFixed(1)} MiB (${r.row.rssEachMiB.map((m) => m.toFixed(0)).join(' + ')})`,
+    );
+    results.push(r.row);
   }
 } finally {
+  for (const child of started) await stop(child);
   rmSync(work, { recursive: true, force: true });
 }
 
 // ---------- the table
+/** Per server and case: the median over its turns of each figure. */
+const medianOf = (row, key, field) => median((row.turns[key] ?? []).map((t) => t[field]));
 const own = results.find((r) => r.key === 'owncdn');
-const fmt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+const bare = results.find((r) => r.key === 'bare');
 const ratio = (a, b) =>
   Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '—';
-const header = `| server | ${CASES.filter((c) => c.key !== 'latency')
+const throughputCases = CASES.filter((c) => c.connections > 1);
+const header = `| server | ${throughputCases
   .map((c) => `${c.title} req/s (p99 µs)`)
   .join(' | ')} | 1 connection avg µs (p99) | RSS MiB (per process) |`;
 const rows = results.map((r) => {
-  const cells = CASES.filter((c) => c.key !== 'latency').map(
-    (c) => `${fmt(r.cases[c.key]?.rps)} (${fmt(r.cases[c.key]?.p99Us)})`,
+  const cells = throughputCases.map(
+    (c) => `${fmt(medianOf(r, c.key, 'rps'))} (${fmt(medianOf(r, c.key, 'p99Us'))})`,
   );
-  return `| ${r.name} | ${cells.join(' | ')} | ${fmt(r.cases.latency?.avgUs)} (${fmt(r.cases.latency?.p99Us)}) | ${r.rssMiB.toFixed(0)} (${r.rssEachMiB.map((m) => m.toFixed(0)).join(' + ')}) |`;
+  return `| ${r.name} | ${cells.join(' | ')} | ${fmt(medianOf(r, 'latency', 'avgUs'))} (${fmt(medianOf(r, 'latency', 'p99Us'))}) | ${r.rssMiB.toFixed(0)} (${r.rssEachMiB.map((m) => m.toFixed(0)).join(' + ')}) |`;
 });
 const ratioRows = own
   ? results
       .filter((r) => r !== own)
       .map(
         (r) =>
-          `| owncdn ÷ ${r.name} | ${CASES.filter((c) => c.key !== 'latency')
-            .map((c) => ratio(own.cases[c.key]?.rps, r.cases[c.key]?.rps))
+          `| owncdn ÷ ${r.name} | ${throughputCases
+            .map((c) => ratio(medianOf(own, c.key, 'rps'), medianOf(r, c.key, 'rps')))
             .join(
               ' | ',
-            )} | ${ratio(r.cases.latency?.avgUs, own.cases.latency?.avgUs)} faster | ${ratio(own.rssMiB, r.rssMiB)} |`,
+            )} | ${ratio(medianOf(r, 'latency', 'avgUs'), medianOf(own, 'latency', 'avgUs'))} faster | ${ratio(own.rssMiB, r.rssMiB)} |`,
       )
   : [];
+const spreadRows = results.map(
+  (r) =>
+    `| ${r.name} | ${spread(r.turns.page.map((t) => t.rps))} | ${spread(r.turns.latency.map((t) => t.avgUs))} | ${fmt(medianOf(r, 'latency', 'p50Us'))} | ${fmt(median(r.turns.latency.map((t) => 1e6 / t.rps)))} |`,
+);
+/** owncdn ÷ bare node:http per round (their turns in the same round, seconds apart). */
+const pairedPage = () => {
+  const n = Math.min(own.turns.page.length, bare.turns.page.length);
+  const values = own.turns.page.slice(0, n).map((t, i) => t.rps / bare.turns.page[i].rps);
+  return `${median(values).toFixed(2)}, ${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)}`;
+};
 const goal = (label, value, target, better = 'higher') => {
   if (!Number.isFinite(value)) return `- ${label}: not measured`;
   const met = better === 'higher' ? value >= target : value <= target;
   return `- ${met ? 'met' : 'NOT met'}: ${label} — ${value.toFixed(2)} (goal ${better === 'higher' ? '≥' : '≤'} ${target})`;
 };
-const pageRatio = (key) =>
-  own && results.find((r) => r.key === key)
-    ? own.cases.page.rps / results.find((r) => r.key === key).cases.page.rps
-    : NaN;
+const pageRatio = (key) => {
+  const other = results.find((r) => r.key === key);
+  return own && other ? medianOf(own, 'page', 'rps') / medianOf(other, 'page', 'rps') : NaN;
+};
 const MiB = 2 ** 20;
 /**
  * Memory goal: what owncdn holds beyond the Node runtime, per copy of the
@@ -556,31 +366,34 @@ const MiB = 2 ** 20;
  * reports them).
  */
 function memoryGoal() {
-  const bare = results.find((r) => r.key === 'bare');
-  const siteMiB = own.siteMemoryBytes / MiB;
-  if (!bare || !Number.isFinite(siteMiB))
+  const siteInMiB = own.siteMemoryBytes / MiB;
+  if (!bare || !Number.isFinite(siteInMiB))
     return '- resident memory: not measured (needs the bare node:http run and /healthz)';
   return goal(
-    `resident memory beyond the Node runtime ÷ the site held by every worker = (owncdn tree ${own.rssMiB.toFixed(0)} MiB − bare node:http tree ${bare.rssMiB.toFixed(0)} MiB, both ${own.rssEachMiB.length} processes) ÷ (${siteMiB.toFixed(1)} MiB raw + compressed variants × ${workers} workers)`,
-    (own.rssMiB - bare.rssMiB) / (siteMiB * workers),
+    `resident memory beyond the Node runtime ÷ the site held by every worker = (owncdn tree ${own.rssMiB.toFixed(0)} MiB − bare node:http tree ${bare.rssMiB.toFixed(0)} MiB, both ${own.rssEachMiB.length} processes) ÷ (${siteInMiB.toFixed(1)} MiB raw + compressed variants × ${workers} workers)`,
+    (own.rssMiB - bare.rssMiB) / (siteInMiB * workers),
     3,
     'lower',
   );
 }
 /** The plain figure, for reference: every byte of the tree, Node runtime included. */
 function memoryAbsolute() {
-  const siteMiB = own.siteMemoryBytes / MiB;
-  return `- for reference (not the goal): absolute resident memory ÷ the site in memory = ${own.rssMiB.toFixed(0)} MiB (${own.rssEachMiB.map((m) => m.toFixed(0)).join(' + ')}) ÷ ${siteMiB.toFixed(1)} MiB = ${(own.rssMiB / siteMiB).toFixed(2)}; per worker copy ${(own.rssMiB / (siteMiB * workers)).toFixed(2)}`;
+  const siteInMiB = own.siteMemoryBytes / MiB;
+  return `- for reference (not the goal): absolute resident memory ÷ the site in memory = ${own.rssMiB.toFixed(0)} MiB (${own.rssEachMiB.map((m) => m.toFixed(0)).join(' + ')}) ÷ ${siteInMiB.toFixed(1)} MiB = ${(own.rssMiB / siteInMiB).toFixed(2)}; per worker copy ${(own.rssMiB / (siteInMiB * workers)).toFixed(2)}`;
 }
 const goals = own
   ? [
-      goal('4 KiB page vs bare node:http', pageRatio('bare'), 0.9),
+      goal(
+        `4 KiB page vs bare node:http (medians of ${rounds} turns each; per round ${bare ? pairedPage() : '—'})`,
+        pageRatio('bare'),
+        0.9,
+      ),
       goal('4 KiB page vs Caddy', pageRatio('caddy'), 1.5),
       goal('4 KiB page vs sirv', pageRatio('sirv'), 1.5),
       goal('4 KiB page vs nginx', pageRatio('nginx'), 0.55),
       goal(
-        `single-connection latency, µs (wrk -c1 average, median of ${LATENCY_ROUNDS} turns of ${latencyS}s)`,
-        own.cases.latency.avgUs,
+        `single-connection latency, µs (wrk -c1 average, median of ${latencyRounds} turns of ${turnS}s; bare node:http ${fmt(bare ? medianOf(bare, 'latency', 'avgUs') : NaN)} µs in the same rotation)`,
+        medianOf(own, 'latency', 'avgUs'),
         100,
         'lower',
       ),
@@ -591,21 +404,28 @@ const goals = own
 const markdown = `## origin
 
 \`node bench/origin/run.mjs${args.length ? ` ${args.join(' ')}` : ''}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}.
-Every server: ${workers} worker process(es), 127.0.0.1, keep-alive, access logs off; wrk on the same cores, 50 connections
-(2 threads) for ${durationS}s after ${warmS}s of warm-up; "1 connection" is one connection at a time: all servers up at once,
-each timed in ${LATENCY_ROUNDS} turns of ${latencyS}s in rotation, median of its turns. Site: a 4 KiB page (and its .gz), a 100 KiB asset, and ${fillerCount} 16 KiB pages
-(${(siteBytes / 2 ** 20).toFixed(1)} MiB in all, written and synced before any server starts). RSS is VmRSS summed over the
-process tree after the runs (leader first).${quick ? '\n\n**Quick mode on a busy machine (other work sharing the 2 cores): these numbers prove the harness works; they are not the figures to judge by. Final numbers come from a quiet full run.**' : ''}
+Every server: ${workers} worker process(es), 127.0.0.1, keep-alive, access logs off; wrk on the same cores. All servers run
+at once and take turns of ${turnS}s in rotation (a different one first each round, the order reversed every other round),
+after ${warmS}s of warm-up each: ${rounds} rounds at 50 connections (2 threads) per case, ${latencyRounds} rounds for "1 connection"
+(one thread, one connection at a time). Each figure is the median over a server's turns. Site: a 4 KiB page (and its .gz),
+a 100 KiB asset, and ${fillerCount} 16 KiB pages (${(siteBytes / 2 ** 20).toFixed(1)} MiB in all, written and synced before any server starts).
+RSS is VmRSS summed over each process tree after all the turns (leader first).${quick ? '\n\n**Quick mode: these numbers prove the harness works; they are not the figures to judge by. Final numbers come from a quiet full run.**' : ''}
 
 ${header}
-|${' --- |'.repeat(CASES.length + 2)}
+|${' --- |'.repeat(throughputCases.length + 3)}
 ${rows.join('\n')}
 
-| ratio | ${CASES.filter((c) => c.key !== 'latency')
-  .map((c) => c.title)
-  .join(' | ')} | 1 connection | RSS |
-|${' --- |'.repeat(CASES.length + 2)}
+| ratio | ${throughputCases.map((c) => c.title).join(' | ')} | 1 connection | RSS |
+|${' --- |'.repeat(throughputCases.length + 3)}
 ${ratioRows.join('\n')}
+
+Spread over the turns, median [p25–p75] (min–max). wrk's average latency is corrected for coordinated omission: a stall
+of a few ms adds synthetic samples for the requests it held up, so one stalled turn moves its average by tens of µs;
+its median latency and the mean round trip (1 s ÷ requests per second on the one connection) are given beside it.
+
+| server | 4 KiB page req/s | 1 connection avg µs | 1 connection p50 µs | 1 connection mean round trip µs |
+| --- | --- | --- | --- | --- |
+${spreadRows.join('\n')}
 
 Goals (issue 3):
 ${goals.join('\n')}
