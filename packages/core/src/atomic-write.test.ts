@@ -1,11 +1,13 @@
-import { lstat, mkdtemp, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { replaceSymlink, writeFileAtomic } from './atomic-write.js';
 
 async function tempDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'owncdn-atomic-'));
+  const dir = await mkdtemp(join(tmpdir(), 'owncdn-atomic-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 describe('writeFileAtomic', () => {

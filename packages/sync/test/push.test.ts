@@ -13,8 +13,8 @@ import {
 } from 'node:fs/promises';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { makeSite } from '../../../test/support/tmp.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { makeSite, makeTempDir } from '../../../test/support/tmp.js';
 import { push, rollback, status } from '../src/index.js';
 import type { SyncEvent } from '../src/index.js';
 import { NODE_NAMES, startCluster } from './fixture.js';
@@ -423,6 +423,14 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
 
   it('sends a reused tree only what changed since its release; --full compares every file', async () => {
     const cluster = await startCluster({ keep: 2, origins: false });
+    // Scratch and control directories go here, to be checked for leftovers at the end.
+    const scratch = await makeTempDir('owncdn-tmpdir-');
+    const tmpdirBefore = process.env.TMPDIR;
+    process.env.TMPDIR = scratch;
+    onTestFinished(() => {
+      if (tmpdirBefore === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmpdirBefore;
+    });
     const site = await makeSite({
       'index.html': 'v1',
       'keep.css': 'same',
@@ -498,6 +506,8 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
     });
     expect(fifth.nodes.map((n) => n.upload)).toEqual(['full', 'full', 'full']);
     expect(await treeOf(join(root, 'current'))).toEqual(await treeOf(site));
+    // Five pushes to three nodes (links and switches prepared concurrently) left nothing behind.
+    expect((await readdir(scratch)).filter((n) => !n.startsWith('owncdn-site-'))).toEqual([]);
   });
 
   it('keeps no record of a release whose files changed while they were uploaded', async () => {

@@ -1,7 +1,7 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConfigError } from '../errors.js';
 import { loadConfig, parseConfig } from './load.js';
 import { defaultOriginConfig } from './normalise.js';
@@ -116,6 +116,7 @@ describe('loadConfig', () => {
 
   it('reports a directory given as the config', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'owncdn-config-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     await expect(loadConfig(dir)).rejects.toMatchObject({
       code: 'OWNCDN_CONFIG_UNREADABLE',
       message: `${dir}: is a directory (expected an owncdn.yaml file)`,

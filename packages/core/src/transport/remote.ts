@@ -63,7 +63,8 @@ export function createRemoteTransport(
   let farSide: Promise<FarSide> | null = null;
   /** Learnt by the first call: null until then. */
   let restricted: boolean | null = null;
-  let scratch: string | null = null;
+  /** One local scratch directory per transport (a promise: concurrent first calls share it). */
+  let scratch: Promise<string> | null = null;
 
   const probe = async (): Promise<FarSide> => {
     await session.connect();
@@ -106,8 +107,8 @@ export function createRemoteTransport(
     return `${host}:${slash && !path.endsWith('/') ? `${path}/` : path}`;
   };
   const localScratch = async (): Promise<string> => {
-    scratch ??= await mkdtemp(join(tmpdir(), 'owncdn-put-'));
-    return mkdtemp(join(scratch, 'x'));
+    scratch ??= mkdtemp(join(tmpdir(), 'owncdn-put-'));
+    return mkdtemp(join(await scratch, 'x'));
   };
   const fail = (operation: string, run: RsyncRun): never => {
     if (run.aborted)
@@ -421,8 +422,9 @@ export function createRemoteTransport(
 
     async close(): Promise<void> {
       await session.close();
-      if (scratch) await rm(scratch, { recursive: true, force: true });
+      const dir = await scratch?.catch(() => null);
       scratch = null;
+      if (dir) await rm(dir, { recursive: true, force: true });
     },
   };
 }
