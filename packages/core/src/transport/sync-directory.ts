@@ -26,11 +26,14 @@ const ONLY_FLAGS = [
   '--force',
 ] as const;
 
-/** Output flags every transfer uses: progress and totals, with names as bytes (`-8`). */
-const REPORT_FLAGS = ['--info=progress2', '--stats', '--no-human-readable', '-8'] as const;
-
-/** A machine-readable line per changed name (`>f+++++++++ name`), for `TransferResult.changes`. */
-const CHANGES_FLAG = '--out-format=%i %n%L';
+/** Output flags every transfer uses: machine-readable changes, progress, totals. */
+const REPORT_FLAGS = [
+  '--out-format=%i %n%L',
+  '--info=progress2',
+  '--stats',
+  '--no-human-readable',
+  '-8',
+] as const;
 
 export interface SyncEndpoints {
   /** rsync's `-e` command, or null for a local copy. */
@@ -48,12 +51,7 @@ export function syncDirectoryArgs(
   options: SyncDirectoryOptions,
 ): string[] {
   const only = options.only;
-  const args: string[] = [
-    ...(only ? ONLY_FLAGS : TREE_FLAGS),
-    ...REPORT_FLAGS,
-    ...(options.listChanges === false ? [] : [CHANGES_FLAG]),
-    '--mkpath',
-  ];
+  const args: string[] = [...(only ? ONLY_FLAGS : TREE_FLAGS), ...REPORT_FLAGS, '--mkpath'];
   if (endpoints.rsh) args.push('-e', endpoints.rsh);
   if (options.checksum) args.push('--checksum');
   if (options.preserveTimes) args.push('--times', '--omit-dir-times');

@@ -122,12 +122,6 @@ export interface SyncDirectoryOptions {
   readonly preserveTimes?: boolean;
   /** List what would change; touch nothing. */
   readonly dryRun?: boolean;
-  /**
-   * Report each changed name in `TransferResult.changes` (default true).
-   * False: rsync prints no line per file (a first push of 20,000 files is
-   * 20,000 lines per node for nothing when only the totals are wanted).
-   */
-  readonly listChanges?: boolean;
   /** rsync filter rules (`- .*`, `+ /.well-known/`), applied in order before `exclude`. */
   readonly filters?: readonly string[];
   readonly exclude?: readonly string[];
