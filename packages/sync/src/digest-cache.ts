@@ -216,6 +216,7 @@ export async function saveDigests(
     await writeFileAtomic(file, `${JSON.stringify({ format: FORMAT, rows, listing: saved })}\n`, {
       mode: 0o600,
       mkdir: true,
+      durable: false, // a cache: see AtomicWriteOptions.durable
     });
   } catch {
     // Best effort (read-only home, full disk): the next push hashes everything again.

@@ -75,7 +75,7 @@ export async function saveManifest(dir: string, summary: SourceSummary): Promise
     await writeFileAtomic(
       manifestFile(dir, summary.hash.slice(0, 12)),
       `${JSON.stringify({ format: FORMAT, hash: summary.hash, entries })}\n`,
-      { mode: 0o600, mkdir: true },
+      { mode: 0o600, mkdir: true, durable: false }, // a cache: see AtomicWriteOptions.durable
     );
   } catch {
     // A read-only or full cache only costs later pushes a walk of the whole tree.
