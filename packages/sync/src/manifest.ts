@@ -3,14 +3,13 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '@owncdn/core';
 import type { SourceSummary } from './release.js';
 
-/**
- * What a release holds, as this machine published it: every entry's kind
- * (`-` file, `d` directory, `l` symlink), symlink target and file digest.
- * Kept per content hash beside the digest cache. A push that updates the tree
- * of an old release in place (see upload-plan.ts) sends rsync only the names
- * that differ from that release's manifest, so neither side walks the other
- * 20,000 files — as git only sends the objects the other side lacks.
- */
+// What a release holds, as this machine published it: every entry's kind
+// (`-` file, `d` directory, `l` symlink), symlink target and file digest,
+// kept per content hash beside the digest cache. A push that updates the tree
+// of an old release in place (see upload-plan.ts) sends rsync only the names
+// that differ from that release's manifest, so neither side walks the other
+// 20,000 files — as git only sends the objects the other side lacks.
+
 /** `[kind, name, target, digest]`: kind `-`, `d` or `l`; digest only for files. */
 export type ManifestRow = readonly [string, string, string, string];
 
