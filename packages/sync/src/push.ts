@@ -1,4 +1,4 @@
-import { lstatSync, statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import {
@@ -28,21 +28,17 @@ import type { NodeReleases, ReleaseEntry } from './node-state.js';
 import {
   checkSource,
   hashSource,
+  firstChangedSince,
   makeReleaseId,
   releaseTime,
+  sitePrefix,
   publishFilters,
   releaseDir,
   releaseHash,
   applyContentTimes,
 } from './release.js';
 import type { FileDigest, SourceSummary } from './release.js';
-import {
-  EMPTY_CACHE,
-  digestCacheFile,
-  loadDigests,
-  sameStamp,
-  saveDigests,
-} from './digest-cache.js';
+import { EMPTY_CACHE, digestCacheFile, loadDigests, saveDigests } from './digest-cache.js';
 import {
   diffManifest,
   dropManifest,
@@ -67,9 +63,8 @@ interface Session {
   tree: string | null;
   /** Where this node's upload goes (planned as soon as its state is read). */
   plan: UploadPlan | null;
-  /** Removing the release whose tree the plan reuses: started while the site is hashed. */
+  /** Removing the release whose tree the plan reuses: started while the site is hashed (rejects when it failed). */
   retiring: Promise<void> | null;
-  retireError: Error | null;
   /** A release removed so that its tree could be reused. */
   retired: string | null;
   /** The recorded content of the release whose tree the plan reuses (loaded while the site is hashed). */
@@ -114,7 +109,6 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     tree: null,
     plan: null,
     retiring: null,
-    retireError: null,
     retired: null,
     before: null,
     delta: null,
@@ -194,14 +188,10 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
           const retire = s.plan.retire;
           if (retire) {
             s.before = manifestOf(retire.id);
-            s.retiring = s.transport.remove([releaseDir(retire.id)]).then(
-              () => {
-                s.retired = retire.id;
-              },
-              (e: unknown) => {
-                s.retireError = e instanceof Error ? e : new Error(String(e));
-              },
-            );
+            s.retiring = s.transport.remove([releaseDir(retire.id)]).then(() => {
+              s.retired = retire.id;
+            });
+            s.retiring.catch(() => undefined); // thrown where the upload awaits it
           }
         } catch (e) {
           fail(s, e);
@@ -261,7 +251,6 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
         const t0 = performance.now();
         try {
           await s.retiring;
-          if (s.retireError !== null) throw s.retireError;
           const before = s.retired !== null && s.before ? await s.before : null;
           const delta = before === null ? null : diffManifest(before, summary);
           s.delta = delta;
@@ -483,7 +472,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
       const read = uploaded.some((s) => s.delta === null)
         ? digests.keys()
         : uploaded.flatMap((s) => s.delta?.send ?? []);
-      const changed = firstChanged(source, digests, read);
+      const changed = firstChangedSince(source, digests, read);
       if (changed !== null) {
         log.warn({ file: changed }, 'the site changed during the push');
         await dropManifest(manifests, summary.hash);
@@ -509,38 +498,13 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     await agent.close();
   }
 
-  /** The first of `names` whose stamp is not the one it was hashed with, or null. */
-  function firstChanged(
-    dir: string,
-    hashed: ReadonlyMap<string, FileDigest>,
-    names: Iterable<string>,
-  ): string | null {
-    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-    for (const name of names) {
-      const stamp = hashed.get(name);
-      if (stamp === undefined) continue; // a directory or symlink: its name and target were compared
-      const now = statSync(prefix + name, { throwIfNoEntry: false });
-      if (
-        now === undefined ||
-        !sameStamp(stamp, {
-          size: now.size,
-          ino: now.ino,
-          mtimeMs: now.mtimeMs,
-          ctimeMs: now.ctimeMs,
-        })
-      )
-        return name;
-    }
-    return null;
-  }
-
   /**
    * A delta upload trusts that the site did not change since it was hashed: a
    * name to send that vanished would have become a deletion, one to remove that
    * came back would have been sent. Either way the tree is not the release.
    */
   function checkUnchanged(dir: string, delta: { send: string[]; remove: string[] }): void {
-    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+    const prefix = sitePrefix(dir);
     const vanished = delta.send.find(
       (n) => lstatSync(prefix + n, { throwIfNoEntry: false }) === undefined,
     );
@@ -557,7 +521,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
 
   /** Re-creates the link of a release retired for its tree, unless the upload has started writing there. */
   async function restoreRetired(s: Session): Promise<void> {
-    await s.retiring;
+    await s.retiring?.catch(() => undefined); // a failed retirement removed nothing
     if (s.retired === null || s.treeTouched || !s.plan) return;
     await s.transport.switchLink(releaseDir(s.retired), treeLinkTarget(s.plan.tree));
     s.retired = null;
