@@ -33,6 +33,19 @@ async function currentOf(root: string): Promise<string> {
   return readlink(join(root, 'current'));
 }
 
+/**
+ * Options for a push of `site` at second `second` of 2026 (release ids sort by
+ * time to the second), with a digest cache of the test's own.
+ */
+function pushAt(site: string, second: number) {
+  return {
+    content: site,
+    digestCache: join(site, '..', 'cache', 'digests.json'),
+    confirmTimeoutMs: 100,
+    now: new Date(`2026-01-01T00:00:0${second}Z`),
+  };
+}
+
 /** Every entry under `dir` (dotfiles left out, as a push does): `name kind content-or-target`. */
 async function treeOf(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
@@ -442,13 +455,7 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
       'ünï code/x y.txt': 'xy',
     });
     await symlink('index.html', join(site, 'link'));
-    const digestCache = join(site, '..', 'cache', 'digests.json');
-    const at = (s: number) => ({
-      content: site,
-      digestCache,
-      confirmTimeoutMs: 100,
-      now: new Date(`2026-01-01T00:00:0${s}Z`),
-    });
+    const at = (second: number) => pushAt(site, second);
     const first = await push(cluster.config, at(1));
     await writeFile(join(site, 'index.html'), 'v2');
     const second = await push(cluster.config, at(2));
@@ -513,13 +520,7 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
   it('keeps no record of a release whose files changed while they were uploaded', async () => {
     const cluster = await startCluster({ transport: 'local', keep: 2, origins: false });
     const site = await makeSite({ 'a.html': 'A', 'b.html': 'B' });
-    const digestCache = join(site, '..', 'cache', 'digests.json');
-    const at = (s: number) => ({
-      content: site,
-      digestCache,
-      confirmTimeoutMs: 100,
-      now: new Date(`2026-01-01T00:00:0${s}Z`),
-    });
+    const at = (second: number) => pushAt(site, second);
     // a.html is rewritten after it was hashed, before rsync reads it.
     let edited = false;
     const first = await push(cluster.config, {
@@ -534,7 +535,7 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
     expect(first.ok).toBe(true);
     const root = cluster.roots.au ?? '';
     expect(await readFile(join(root, 'releases', first.release, 'a.html'), 'utf8')).toBe('X');
-    const records = `${digestCache}.manifests`;
+    const records = `${at(1).digestCache}.manifests`;
     expect(await readdir(records)).not.toContain(`${first.release.slice(-12)}.json`);
 
     // a.html back as it was hashed: a delta against the first release's record
