@@ -1,6 +1,5 @@
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { OwncdnError } from '@owncdn/core';
 import type { Logger } from '@owncdn/core';
@@ -55,8 +54,7 @@ const WORKER_TIMEOUT_MS = 20_000;
  */
 export function workerEntry(): string | null {
   if (import.meta.url.endsWith('.ts')) return null;
-  const file = createRequire(import.meta.url).resolve('@owncdn/geodns/worker');
-  return existsSync(file) ? file : null;
+  return createRequire(import.meta.url).resolve('@owncdn/geodns/worker');
 }
 
 function isMessage(value: unknown): value is FromWorker {

@@ -56,20 +56,17 @@ function load(request: LoadRequest): { reply: LoadReply; transfer: ArrayBuffer[]
     if (br.length >= body.length) br = null;
     if (gzip.length >= body.length) gzip = null;
   }
-  const transfer = [ownBuffer(body)];
-  if (br !== null) transfer.push(ownBuffer(br));
-  if (gzip !== null) transfer.push(ownBuffer(gzip));
-  return {
-    reply: {
-      id,
-      ok: true,
-      hash,
-      body: ownBuffer(body),
-      br: br && ownBuffer(br),
-      gzip: gzip && ownBuffer(gzip),
-    },
-    transfer,
+  const reply = {
+    id,
+    ok: true as const,
+    hash,
+    body: ownBuffer(body),
+    br: br && ownBuffer(br),
+    gzip: gzip && ownBuffer(gzip),
   };
+  // Every buffer of the reply is handed over, not copied.
+  const transfer = [reply.body, reply.br, reply.gzip].filter((b) => b !== null);
+  return { reply, transfer };
 }
 
 const port = parentPort;
