@@ -277,6 +277,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
               ...(delta === null ? {} : { only: delta }),
               checksum: detect === 'checksum',
               preserveTimes: detect === 'content-mtime',
+              listChanges: dryRun, // only a dry run shows them
               delete: true,
               linkDest: plan.linkDest,
               filters,

@@ -23,6 +23,8 @@ export interface RunRsyncOptions {
 
 /** `  1,234,567  45%   12.34MB/s    0:00:01 (xfr#3, to-chk=10/20)` (`--info=progress2`). */
 const PROGRESS_LINE = /^\s*([\d,]+)\s+(\d+)%\s+([\d.,]+)([kMGT]?)B\/s\S*\s+\S+(?:\s+\(xfr#(\d+))?/;
+/** Progress lines start with a blank or a digit; itemized, stats and listing lines do not. */
+const PROGRESS_START = /^[\s\d]/;
 /** `>f+++++++++ name`, `cd+++++++++ dir/`, `*deleting   name` (`--out-format=%i %n%L`). */
 const ITEMIZED_LINE = /^(\*deleting|[<>ch.][fdLDS][-.+?a-zA-Z ]{9}) /;
 /** `Total bytes sent: 1,234` and the other `--stats` lines. */
@@ -75,18 +77,20 @@ async function collect(
   const lines: string[] = [];
   const stats = new Map<string, string>();
   let pending = '';
-  const onLine = (line: string) => {
+  const onProgress = (line: string): boolean => {
     const progress = PROGRESS_LINE.exec(line);
-    if (progress) {
-      const [, bytes = '0', percent = '0', speed = '0', unit = '', files] = progress;
-      options.onProgress?.({
-        ...(files === undefined ? {} : { files: Number(files) }),
-        bytes: Number(bytes.replaceAll(',', '')),
-        percent: Number(percent),
-        bytesPerSecond: Math.round(Number(speed.replaceAll(',', '')) * (UNIT[unit] ?? 1)),
-      });
-      return;
-    }
+    if (!progress) return false;
+    const [, bytes = '0', percent = '0', speed = '0', unit = '', files] = progress;
+    options.onProgress?.({
+      ...(files === undefined ? {} : { files: Number(files) }),
+      bytes: Number(bytes.replaceAll(',', '')),
+      percent: Number(percent),
+      bytesPerSecond: Math.round(Number(speed.replaceAll(',', '')) * (UNIT[unit] ?? 1)),
+    });
+    return true;
+  };
+  const onLine = (line: string) => {
+    if (onProgress(line)) return;
     if (STATS_LINE.test(line)) {
       const colon = line.indexOf(':');
       if (colon > 0) stats.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
@@ -98,7 +102,15 @@ async function collect(
   child.stdout?.on('data', (chunk: string) => {
     const parts = (pending + chunk).split(/\r\n|\r|\n/);
     pending = parts.pop() ?? '';
-    for (const part of parts) onLine(part);
+    // Progress lines (they start with a blank or a digit) are running totals,
+    // one per file sent: only the newest of a chunk is parsed and reported.
+    // A first push of 20,000 small files is 20,000 of them per node.
+    let progress: string | null = null;
+    for (const part of parts) {
+      if (PROGRESS_START.test(part) && PROGRESS_LINE.test(part)) progress = part;
+      else onLine(part);
+    }
+    if (progress !== null) onProgress(progress);
   });
   const result = await child;
   if (pending) onLine(pending);

@@ -26,14 +26,14 @@ const ONLY_FLAGS = [
   '--force',
 ] as const;
 
-/** Output flags every transfer uses: machine-readable changes, progress, totals. */
-const REPORT_FLAGS = [
-  '--out-format=%i %n%L',
-  '--info=progress2',
-  '--stats',
-  '--no-human-readable',
-  '-8',
-] as const;
+/** Output flags every transfer uses: totals, with names as bytes (`-8`). */
+const REPORT_FLAGS = ['--stats', '--no-human-readable', '-8'] as const;
+
+/** Running totals for `onProgress`: rsync prints one line per file sent. */
+const PROGRESS_FLAG = '--info=progress2';
+
+/** A machine-readable line per changed name (`>f+++++++++ name`), for `TransferResult.changes`. */
+const CHANGES_FLAG = '--out-format=%i %n%L';
 
 export interface SyncEndpoints {
   /** rsync's `-e` command, or null for a local copy. */
@@ -51,7 +51,13 @@ export function syncDirectoryArgs(
   options: SyncDirectoryOptions,
 ): string[] {
   const only = options.only;
-  const args: string[] = [...(only ? ONLY_FLAGS : TREE_FLAGS), ...REPORT_FLAGS, '--mkpath'];
+  const args: string[] = [
+    ...(only ? ONLY_FLAGS : TREE_FLAGS),
+    ...REPORT_FLAGS,
+    ...(options.listChanges === false ? [] : [CHANGES_FLAG]),
+    ...(options.onProgress ? [PROGRESS_FLAG] : []),
+    '--mkpath',
+  ];
   if (endpoints.rsh) args.push('-e', endpoints.rsh);
   if (options.checksum) args.push('--checksum');
   if (options.preserveTimes) args.push('--times', '--omit-dir-times');
