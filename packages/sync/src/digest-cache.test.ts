@@ -28,12 +28,12 @@ describe('digest cache', () => {
     // A cached digest that differs from the content shows whether the file was read.
     const files = new Map([...first.fileDigests].map(([n, d]) => [n, { ...d, digest: FAKE }]));
     const known: SiteCache = { files, listing: null };
-    const cached = await hashSource(site, FILTERS, undefined, known);
+    const cached = await hashSource(site, FILTERS, { known });
     expect(cached.fileDigests.get('a.html')?.digest).toBe(FAKE);
     expect(cached.bytes).toBe(first.bytes);
 
     await writeFile(join(site, 'a.html'), 'uno'); // same size: only ctime (and mtime) tell
-    const again = await hashSource(site, FILTERS, undefined, known);
+    const again = await hashSource(site, FILTERS, { known });
     expect(again.fileDigests.get('a.html')?.digest).not.toBe(FAKE);
     expect(again.fileDigests.get('a.html')?.digest).not.toBe(a?.digest);
     expect(again.fileDigests.get('b.html')?.digest).toBe(FAKE);
@@ -52,19 +52,19 @@ describe('digest cache', () => {
         names: cache.listing.names.filter((n) => n.name !== 'd/b.html'),
       },
     };
-    expect((await hashSource(site, FILTERS, undefined, planted)).files).toBe(1);
+    expect((await hashSource(site, FILTERS, { known: planted })).files).toBe(1);
     await writeFile(join(site, 'd', 'c.html'), 'new'); // d's mtime changes
-    expect((await hashSource(site, FILTERS, undefined, planted)).files).toBe(3);
-    const relisted = await hashSource(site, FILTERS, undefined, cache);
+    expect((await hashSource(site, FILTERS, { known: planted })).files).toBe(3);
+    const relisted = await hashSource(site, FILTERS, { known: cache });
     expect(relisted.files).toBe(3);
     expect(relisted.hash).not.toBe(first.hash);
-    const otherFilters = await hashSource(site, ['- *.html', ...FILTERS], undefined, cache);
+    const otherFilters = await hashSource(site, ['- *.html', ...FILTERS], { known: cache });
     expect(otherFilters.files).toBe(0);
     // A rename inside a directory changes it too.
     const cache2 = await roundTrip(relisted);
     await mkdir(join(site, 'e'));
     await rename(join(site, 'd', 'c.html'), join(site, 'e', 'c.html'));
-    const moved = await hashSource(site, FILTERS, undefined, cache2);
+    const moved = await hashSource(site, FILTERS, { known: cache2 });
     expect([...moved.fileDigests.keys()].sort()).toEqual(['a.html', 'd/b.html', 'e/c.html']);
   });
 
@@ -82,7 +82,7 @@ describe('digest cache', () => {
       files: racy.files,
       listing: racy.listing && { ...racy.listing, names: [] },
     };
-    expect((await hashSource(site, FILTERS, undefined, emptied)).files).toBe(1);
+    expect((await hashSource(site, FILTERS, { known: emptied })).files).toBe(1);
     await saveDigests(cacheFile, fileDigests, listing, ctimeMs + 5_000);
     expect((await loadDigests(cacheFile)).files.get('a.html')?.digest).toBe(
       fileDigests.get('a.html')?.digest,

@@ -34,6 +34,12 @@ export interface PushOptions extends SyncOptions {
    * null: no cache.
    */
   readonly digestCache?: string | null;
+  /**
+   * Emit `progress` events (bytes, files, speed) during uploads (default:
+   * true). They cost rsync a line per file sent, and this process a read per
+   * line: leave them off when nothing shows them.
+   */
+  readonly progress?: boolean;
   /** The push time that goes into the release id (tests). */
   readonly now?: Date;
 }

@@ -13,6 +13,7 @@ import type {
   NodeConfig,
   NodeTransport,
   PreparedSwitch,
+  TransferProgress,
   TransferResult,
 } from '@owncdn/core';
 import type { NodeState, SyncEvent, SyncFailure } from './events.js';
@@ -90,6 +91,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
   const started = performance.now();
   const log = options.log ?? createSilentLogger();
   const emit = (event: SyncEvent) => options.onEvent?.(event);
+  const progress = options.onEvent !== undefined && options.progress !== false;
   const nodes = selectNodes(config, options.only);
   const source = options.content ? resolve(options.content) : config.site.content;
   const filters = publishFilters(config);
@@ -151,7 +153,6 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
   // Digests of the site's files by stamp, kept between pushes: unchanged files are not read again.
   const cacheFile = options.digestCache ?? digestCacheFile(source);
   let digests: ReadonlyMap<string, FileDigest> | null = null;
-  let saving: Promise<void> | null = null;
   // A dry run writes nothing, not even the cache.
   const saveCache = async (): Promise<void> => {
     if (digests !== null && !dryRun && cacheFile !== null)
@@ -171,7 +172,30 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     }
     return loading;
   };
-  let recording: Promise<void> | null = null;
+  let uploaded = false;
+  let settling: Promise<void> | null = null;
+  /**
+   * What this machine keeps for the next push: the digests, and the release's
+   * manifest unless a file rsync may have read changed after it was hashed (a
+   * later delta would trust a wrong record). Written once the nodes are
+   * switched (or the push ends): the ~0.2 s of CPU it takes for 20,000 files
+   * would otherwise delay the switch. Files stamped a moment ago (the few
+   * just given their content time) are kept out of the cache as racy (see
+   * RACY_MS) and read again next time.
+   */
+  const settle = (): Promise<void> =>
+    (settling ??= (async () => {
+      await saveCache();
+      if (manifests === null || !uploaded || digests === null) return;
+      const touched = sessions.filter((s) => s.treeTouched);
+      const read = touched.some((s) => s.delta === null)
+        ? digests.keys()
+        : touched.flatMap((s) => s.delta?.send ?? []);
+      const changed = await firstChangedSince(source, digests, read);
+      if (changed === null) return saveManifest(manifests, summary);
+      log.warn({ file: changed }, 'the site changed during the push');
+      await dropManifest(manifests, summary.hash);
+    })());
 
   try {
     // 1. What each node has (connecting takes a few hundred ms per node)
@@ -201,7 +225,11 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     try {
       // Read while rsync lists the site.
       const known = cacheFile === null ? EMPTY_CACHE : loadDigests(cacheFile);
-      summary = await hashSource(source, filters, options.signal, known);
+      summary = await hashSource(source, filters, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        known,
+        contentTimes: detect === 'content-mtime',
+      });
       digests = summary.fileDigests;
       if (detect === 'content-mtime') digests = (await applyContentTimes(source, summary)).digests;
     } finally {
@@ -255,15 +283,13 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
           const delta = before === null ? null : diffManifest(before, summary);
           s.delta = delta;
           s.treeTouched = true;
-          // For a delta (a few names), where a node takes overlapping calls, the
-          // release link and the switch connect while the tree uploads: two round
-          // trips less after it. Not for a whole-tree upload: two more sessions
-          // waiting on the same ssh connection made a first push of 20,000 files
-          // take 17 s instead of 4.5 (measured; the sessions only wait). The link
-          // is written only once the tree is whole (it is the completion mark:
-          // only a whole tree is ever named by a release), the switch only in the
-          // switch round, after every node's link exists.
-          const ahead = !dryRun && delta !== null && s.transport.concurrent;
+          // Where a node takes overlapping calls, the release link and the switch
+          // connect while the tree uploads: two round trips less after it (they
+          // only wait meanwhile). The link is written only once the tree is whole
+          // (it is the completion mark: only a whole tree is ever named by a
+          // release), the switch only in the switch round, after every node's
+          // link exists.
+          const ahead = !dryRun && s.transport.concurrent;
           const linkAhead = ahead
             ? s.transport.prepareSwitchLink(releaseDir(release), treeLinkTarget(plan.tree))
             : null;
@@ -284,15 +310,19 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
               dryRun,
               signal: options.signal,
               ...(options.bwlimitKiBps ? { bwlimitKiBps: options.bwlimitKiBps } : {}),
-              onProgress: (p) =>
-                emit({
-                  type: 'progress',
-                  node: s.node.name,
-                  bytes: p.bytes,
-                  percent: p.percent,
-                  bytesPerSecond: p.bytesPerSecond,
-                  files: p.files ?? 0,
-                }),
+              ...(progress
+                ? {
+                    onProgress: (p: TransferProgress) =>
+                      emit({
+                        type: 'progress',
+                        node: s.node.name,
+                        bytes: p.bytes,
+                        percent: p.percent,
+                        bytesPerSecond: p.bytesPerSecond,
+                        files: p.files ?? 0,
+                      }),
+                  }
+                : {}),
             });
             if (delta !== null) checkUnchanged(source, delta);
             if (!dryRun) {
@@ -324,12 +354,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
       }),
     );
 
-    // The caches are written during the switch round, not during the uploads
-    // (the disk is theirs then). Files stamped a moment ago (after a short
-    // upload, the few just given their content time) are left out as racy
-    // (see RACY_MS) and read again next time.
-    saving = saveCache();
-    if (manifests !== null && !dryRun) recording = saveManifest(manifests, summary);
+    uploaded = !dryRun;
     const failed = sessions.filter((s) => s.state === 'failed');
     const ready = sessions.filter((s) => s.state === 'uploaded');
     if (options.signal?.aborted)
@@ -382,6 +407,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
         'release activated',
       );
     }
+    settle().catch(() => undefined); // awaited (and thrown) below
 
     // 5. Confirm through origin, then prune.
     const live = sessions.filter((s) => s.result.current === release);
@@ -464,21 +490,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     );
     // A push that stopped before its switch round leaves no rsync waiting on a node.
     await Promise.all(sessions.flatMap((s) => (s.prepared ? [s.prepared.cancel()] : [])));
-    await (saving ?? saveCache());
-    await recording;
-    // The record must match what the nodes hold: if a file rsync may have read
-    // changed after it was hashed, a later delta would trust a wrong record.
-    if (manifests !== null && recording !== null && digests !== null) {
-      const uploaded = sessions.filter((s) => s.treeTouched);
-      const read = uploaded.some((s) => s.delta === null)
-        ? digests.keys()
-        : uploaded.flatMap((s) => s.delta?.send ?? []);
-      const changed = firstChangedSince(source, digests, read);
-      if (changed !== null) {
-        log.warn({ file: changed }, 'the site changed during the push');
-        await dropManifest(manifests, summary.hash);
-      }
-    }
+    await settle();
     // Manifests of releases no node keeps any more go, once every node was read.
     if (
       manifests !== null &&

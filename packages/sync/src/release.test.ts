@@ -31,6 +31,32 @@ describe('content-derived mtimes', () => {
     expect(again.changed).toBe(0);
   });
 
+  it('sets them while hashing when asked, leaving stamps that match the files', async () => {
+    const tree = Object.fromEntries(
+      Array.from({ length: 64 }, (_, i) => [`d${i % 4}/f${i}.html`, `content ${i}`]),
+    );
+    const site = await makeSite(tree);
+    const before = await stat(join(site, 'd0/f0.html'));
+    // Without contentTimes, hashing reads and changes nothing.
+    await hashSource(site, FILTERS);
+    expect((await stat(join(site, 'd0/f0.html'))).mtimeMs).toBe(before.mtimeMs);
+
+    const summary = await hashSource(site, FILTERS, { contentTimes: true });
+    expect(summary.files).toBe(64);
+    for (const [name, file] of summary.fileDigests) {
+      const info = await stat(join(site, name), { bigint: true });
+      expect(info.mtimeNs / 1000n).toBe(BigInt(contentTimeUs(file.digest)));
+      // The stamp is the one after the time was set: the next push reads nothing.
+      const plain = await stat(join(site, name));
+      expect([file.mtimeMs, file.ctimeMs, file.ino]).toEqual([
+        plain.mtimeMs,
+        plain.ctimeMs,
+        plain.ino,
+      ]);
+    }
+    expect((await applyContentTimes(site, summary)).changed).toBe(0);
+  });
+
   it('gives the same content the same time, within the documented range', () => {
     const digest = 'ab'.repeat(32);
     const us = contentTimeUs(digest);

@@ -67,17 +67,22 @@ interface NodeLine {
   message: string;
 }
 
+interface ProgressView {
+  readonly onEvent: (event: SyncEvent) => void;
+  readonly done: () => void;
+  /** Whether `progress` events are shown (only live lines do): uploads report them only then. */
+  readonly showsProgress: boolean;
+}
+
 /**
  * Shows progress: on a terminal, one live line per node (redrawn); otherwise
  * one plain line per state change. `--json` shows nothing until the result.
  */
-async function createProgressView(
-  ctx: CommandContext,
-  json: boolean,
-): Promise<{ onEvent: (event: SyncEvent) => void; done: () => void }> {
-  if (json) return { onEvent: () => undefined, done: () => undefined };
+async function createProgressView(ctx: CommandContext, json: boolean): Promise<ProgressView> {
+  if (json) return { onEvent: () => undefined, done: () => undefined, showsProgress: false };
   if (!ctx.isTTY) {
     return {
+      showsProgress: false,
       onEvent: (event) => {
         if (event.type === 'release')
           ctx.stdout.write(
@@ -114,6 +119,7 @@ async function createProgressView(
     timer ??= setTimeout(draw, REDRAW_MS);
   };
   return {
+    showsProgress: true,
     onEvent: (event) => {
       if (event.type === 'release')
         notes.push(
@@ -226,14 +232,14 @@ function renderStatus(result: StatusResult): string {
 async function runAction<R extends { ok: boolean; error?: SyncFailure | null }>(
   ctx: CommandContext,
   flags: CommonFlags,
-  action: (onEvent: (event: SyncEvent) => void) => Promise<R>,
+  action: (onEvent: (event: SyncEvent) => void, showsProgress: boolean) => Promise<R>,
   render: (result: R) => string,
   failure: (result: R) => SyncFailure | null,
 ): Promise<void> {
   const view = await createProgressView(ctx, flags.json ?? false);
   let result: R;
   try {
-    result = await action(view.onEvent);
+    result = await action(view.onEvent, view.showsProgress);
   } catch (error) {
     view.done();
     if (flags.json && isOwncdnError(error))
@@ -296,7 +302,7 @@ export function registerSync(program: Command, context: () => CommandContext): v
         await runAction(
           ctx,
           flags,
-          (onEvent) =>
+          (onEvent, showsProgress) =>
             push(config, {
               only: parseOnly(flags.only),
               dryRun: flags.dryRun ?? false,
@@ -305,6 +311,7 @@ export function registerSync(program: Command, context: () => CommandContext): v
               log: logFor(ctx, flags),
               signal: ctx.signal,
               onEvent,
+              progress: showsProgress,
               ...(flags.content === undefined ? {} : { content: flags.content }),
               ...(keep === undefined ? {} : { keep }),
               ...(bwlimitKiBps === undefined ? {} : { bwlimitKiBps }),
