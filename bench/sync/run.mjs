@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mountScratch } from './scratch-fs.mjs';
 import { startSshd } from './sshd.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -18,6 +19,8 @@ const quick = process.argv.includes('--quick');
 const NODES = ['au', 'us', 'fr'];
 /** Timed one-file publishes in the steady state; the median is reported. */
 const STEADY_RUNS = 5;
+/** First pushes per tool, in alternating order, each to empty nodes; the median is reported. */
+const FIRST_RUNS = 5;
 const SITES = quick
   ? [
       { name: '500 files of 1–50 KiB', files: 500, minBytes: 1024, maxBytes: 50 * 1024 },
@@ -92,7 +95,7 @@ async function owncdnPush(configFile, site) {
       '--log-level',
       'silent',
     ],
-    { env: { ...process.env, XDG_CACHE_HOME: join(work, 'cache') } },
+    { env: { ...process.env, XDG_CACHE_HOME: cacheHome } },
   );
   const result = JSON.parse(stdout);
   if (!result.ok) throw new Error(`push failed: ${result.error?.message}`);
@@ -104,15 +107,20 @@ async function owncdnPush(configFile, site) {
   };
 }
 
-/** The run with the median time of `n` (each after a fresh one-file change), with the range. */
+/** The run with the median time, with the range. */
+function median(runs) {
+  const sorted = [...runs].sort((a, b) => a.ms - b.ms);
+  return { ...sorted[Math.floor(sorted.length / 2)], minMs: sorted[0].ms, maxMs: sorted.at(-1).ms };
+}
+
+/** The median of `n` runs, each after a fresh one-file change. */
 async function medianOf(n, change, push) {
   const runs = [];
   for (let i = 0; i < n; i++) {
     change(i);
     runs.push(await push());
   }
-  runs.sort((a, b) => a.ms - b.ms);
-  return { ...runs[Math.floor(n / 2)], minMs: runs[0].ms, maxMs: runs.at(-1).ms };
+  return median(runs);
 }
 
 function writeConfig(file, sshConfig, roots) {
@@ -146,32 +154,68 @@ function touchAll(dir) {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'owncdn-bench-sync-'));
+const scratch = mountScratch(work);
+const cacheHome = join(scratch.path, 'cache');
 const sshd = await startSshd(join(work, 'sshd'), NODES);
+const cleanUp = async () => {
+  await sshd.stop();
+  scratch.unmount();
+  rmSync(work, { recursive: true, force: true });
+};
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.once(signal, () => cleanUp().finally(() => process.exit(130)));
 const rows = [];
 try {
   for (const site of SITES) {
     console.log(`site: ${site.name}`);
-    const results = {};
+    // Per tool: its own copy of the site (owncdn sets content times in its
+    // copy), nodes and config.
+    const tools = {};
     for (const tool of ['one-liner', 'owncdn']) {
-      const src = join(work, `${tool}-site`);
+      const src = join(scratch.path, `${tool}-site`);
       rmSync(src, { recursive: true, force: true });
       makeSite(src, site);
-      const base = join(work, `${tool}-nodes`);
-      rmSync(base, { recursive: true, force: true });
+      const base = join(scratch.path, `${tool}-nodes`);
       const roots = Object.fromEntries(NODES.map((n) => [n, join(base, n)]));
-      for (const root of Object.values(roots)) mkdirSync(root, { recursive: true });
-      const configFile = join(work, 'owncdn.yaml');
+      const configFile = join(work, `${tool}.yaml`);
       writeConfig(configFile, sshd.clientConfig, roots);
-      // Dirty pages flushed before each timed push (for both tools): writeback of
-      // the previous step's 20,000+ files otherwise stalls file creation at random
-      // (measured: the same first push 5-25 s).
+      // Dirty pages flushed before each timed push (for both tools): writeback
+      // of the previous step's files would otherwise land in the timed one.
       const push = () => {
         execFileSync('sync');
         return tool === 'owncdn'
           ? owncdnPush(configFile, src)
           : oneLiner(src, sshd.clientConfig, base);
       };
-      const first = await push();
+      /** Empty nodes, and for owncdn no caches and a fresh checkout's mtimes: a first push. */
+      const reset = () => {
+        rmSync(base, { recursive: true, force: true });
+        for (const root of Object.values(roots)) mkdirSync(root, { recursive: true });
+        if (tool === 'owncdn') {
+          rmSync(cacheHome, { recursive: true, force: true });
+          touchAll(src);
+        }
+      };
+      tools[tool] = { src, push, reset };
+    }
+    // First pushes in alternating order (one-liner first, then owncdn first, …):
+    // a machine that slows down for a while slows both tools alike.
+    const firsts = { 'one-liner': [], owncdn: [] };
+    for (let round = 0; round < FIRST_RUNS; round++) {
+      const order = round % 2 === 0 ? ['one-liner', 'owncdn'] : ['owncdn', 'one-liner'];
+      for (const tool of order) {
+        tools[tool].reset();
+        firsts[tool].push(await tools[tool].push());
+      }
+      console.log(
+        `first push ${round + 1}/${FIRST_RUNS}: one-liner ${(firsts['one-liner'].at(-1).ms / 1000).toFixed(2)} s, owncdn ${(firsts.owncdn.at(-1).ms / 1000).toFixed(2)} s`,
+      );
+    }
+    const results = {};
+    for (const tool of ['one-liner', 'owncdn']) {
+      const { src, push } = tools[tool];
+      // Each tool's nodes hold its last first push.
+      const first = { ...median(firsts[tool]), runs: firsts[tool].map((r) => r.ms) };
       writeFileSync(join(src, 'd7', 'f7.html'), `changed at ${Date.now()}`);
       const oneFile = await push();
       touchAll(src);
@@ -192,10 +236,13 @@ try {
       console.log(tool, JSON.stringify(results[tool]));
     }
     rows.push({ site, ...results });
+    for (const tool of Object.keys(tools)) {
+      rmSync(join(scratch.path, `${tool}-site`), { recursive: true, force: true });
+      rmSync(join(scratch.path, `${tool}-nodes`), { recursive: true, force: true });
+    }
   }
 } finally {
-  await sshd.stop();
-  rmSync(work, { recursive: true, force: true });
+  await cleanUp();
 }
 
 const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
@@ -208,8 +255,10 @@ const lines = [
   '',
   `\`node bench/sync/run.mjs${quick ? ' --quick' : ''}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ${execFileSync('rsync', ['--version'], { encoding: 'utf8' }).split('\n')[0]}.`,
   'Three nodes over one private sshd on 127.0.0.1 (each `owncdn sync push` is a fresh `node` process opening three fresh ControlMasters; each one-liner rsync a fresh ssh connection).',
+  `Files: ${scratch.note}. \`sync\` before every timed push, for both tools.`,
   'The one-liner is issue 6\'s `printf "au\\nus\\nfr\\n" | xargs -P 0 -I {host} rsync -azhP --delete content/ {host}:…/content/` (plus `--stats`): in place, no atomic switch.',
   "owncdn: content hash (digests cached between pushes), content-derived mtimes, upload into a tree (`trees/<n>`: a new one hard-linked with `--link-dest` while a node keeps fewer than `sync.keep` = 5 releases, else the tree of the release retention retires, updated in place: rsync gets only the names that differ from that release's recorded manifest), the `releases/<id>` link, prepared switch on all nodes, /healthz confirmation (no origin running: answered at once), retention.",
+  `"first push": ${FIRST_RUNS} rounds, the tools taking turns to go first, each to empty nodes (owncdn: no caches, every mtime new, as after a fresh clone); the median of each tool, and the spread of the per-round ratios in the goals below. The other scenarios continue from each tool's last first push.`,
   `"one changed file" is the second push ever (the node holds one release, so a new hard-linked tree is built); "5 releases kept" is the same change once the node holds \`sync.keep\` releases (after three more publishes, not timed), the state of any site published for more than a few days: the median of ${STEADY_RUNS} publishes for both tools (range in the goals below).`,
   "Bytes are the sum over the three nodes as rsync counts them; skew is the spread between the nodes' switches (owncdn) or the rsyncs' ends (one-liner: the window in which nodes serve different versions).",
   '',
@@ -241,10 +290,12 @@ const big = rows.at(-1);
 lines.push(
   '',
   'Goals (issue 6):',
-  ...rows.map(
-    (r) =>
-      `- full push within 1.15× of the one-liner (${r.site.name}): ${(r.owncdn.first.ms / r['one-liner'].first.ms).toFixed(2)}×`,
-  ),
+  ...rows.map((r) => {
+    const a = r['one-liner'].first;
+    const b = r.owncdn.first;
+    const ratios = b.runs.map((ms, i) => ms / a.runs[i]).sort((x, y) => x - y);
+    return `- full push within 1.15× of the one-liner (${r.site.name}): ${(b.ms / a.ms).toFixed(2)}× (medians of ${FIRST_RUNS}: ${s(b.ms)} against ${s(a.ms)}; per round ${ratios[0].toFixed(2)}–${ratios.at(-1).toFixed(2)}×)`;
+  }),
   `- one-file push under 1.5 s for ${big.site.name}: ${s(big.owncdn.steady.ms)} with 5 releases kept (median of ${STEADY_RUNS}, ${s(big.owncdn.steady.minMs)}–${s(big.owncdn.steady.maxMs)}; upload: ${big.owncdn.steady.uploads}); ${s(big.owncdn.oneFile.ms)} as the second push ever (new hard-linked tree)`,
   ...rows.map(
     (r) =>
