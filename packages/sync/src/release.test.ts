@@ -1,4 +1,6 @@
-import { stat } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeSite } from '../../../test/support/tmp.js';
@@ -7,6 +9,7 @@ import {
   contentTimeUs,
   hashSource,
   makeReleaseId,
+  readSmallFile,
   releaseTime,
 } from './release.js';
 
@@ -55,6 +58,17 @@ describe('content-derived mtimes', () => {
       ]);
     }
     expect((await applyContentTimes(site, summary)).changed).toBe(0);
+  });
+
+  it('refuses a listed file that became a symlink or a FIFO, without following or waiting', async () => {
+    const site = await makeSite({ 'a.html': 'A', 'secret.txt': 'outside' });
+    await symlink(join(site, 'secret.txt'), join(site, 'link.html'));
+    expect(() => readSmallFile(join(site, 'link.html'), false)).toThrow(/ELOOP/);
+    execFileSync('mkfifo', [join(site, 'pipe.html')]);
+    expect(() => readSmallFile(join(site, 'pipe.html'), false)).toThrow(/no longer a regular file/);
+    expect(readSmallFile(join(site, 'a.html'), false).digest).toBe(
+      createHash('sha256').update('A').digest('hex'),
+    );
   });
 
   it('gives the same content the same time, within the documented range', () => {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   closeSync,
+  constants,
   createReadStream,
   fstatSync,
   futimesSync,
@@ -367,6 +368,8 @@ export async function hashSource(
   };
 }
 
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
 /** Reused by readSmallFile: site files are read one at a time, synchronously. */
 let readBuffer = Buffer.allocUnsafe(64 * 1024);
 
@@ -376,10 +379,13 @@ let readBuffer = Buffer.allocUnsafe(64 * 1024);
  * (digest ''), to be streamed later. A file written while it was read fails
  * the push: its digest would name neither version.
  */
-function readSmallFile(path: string, contentTime: boolean): { stamp: FileStamp; digest: string } {
-  const fd = openSync(path, 'r');
+export function readSmallFile(path: string, contentTime: boolean): { stamp: FileStamp; digest: string } {
+  // Listed as a regular file: one swapped for a symlink (to anything outside
+  // the site) or a FIFO since then is refused, not followed or waited on.
+  const fd = openSync(path, OPEN_FLAGS);
   try {
     const before = fstatSync(fd);
+    if (!before.isFile()) throw new Error(`${path} is no longer a regular file`);
     const stamp = toStamp(before);
     if (before.size > WHOLE_READ_MAX_BYTES) return { stamp, digest: '' };
     if (readBuffer.length < before.size + 1) readBuffer = Buffer.allocUnsafe(before.size + 1);
