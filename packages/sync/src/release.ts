@@ -379,7 +379,10 @@ let readBuffer = Buffer.allocUnsafe(64 * 1024);
  * (digest ''), to be streamed later. A file written while it was read fails
  * the push: its digest would name neither version.
  */
-export function readSmallFile(path: string, contentTime: boolean): { stamp: FileStamp; digest: string } {
+export function readSmallFile(
+  path: string,
+  contentTime: boolean,
+): { stamp: FileStamp; digest: string } {
   // Listed as a regular file: one swapped for a symlink (to anything outside
   // the site) or a FIFO since then is refused, not followed or waited on.
   const fd = openSync(path, OPEN_FLAGS);
