@@ -3,20 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@owncdn/core';
-
-/**
- * What a file looked like when it was hashed: size, inode, mtime and ctime
- * (ms, as fs.Stats gives them: sub-microsecond fractions). Any write changes
- * ctime, which no one but the kernel sets, so a file whose stamp is unchanged
- * still has the digest — git's index works the same way. A push then reads
- * only new and changed files.
- */
-export interface FileStamp {
-  readonly size: number;
-  readonly ino: number;
-  readonly mtimeMs: number;
-  readonly ctimeMs: number;
-}
+import type { FileStamp } from './site-file.js';
 
 export interface CachedDigest extends FileStamp {
   readonly digest: string;
@@ -77,10 +64,6 @@ export function digestCacheFile(source: string): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   const key = createHash('sha256').update(source).digest('hex').slice(0, 16);
   return join(base, 'owncdn', `sync-digests-${key}.json`);
-}
-
-export function sameStamp(a: FileStamp, b: FileStamp): boolean {
-  return a.size === b.size && a.ino === b.ino && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
 /** True when `ctimeMs` is at least RACY_MS older than `nowMs`. */

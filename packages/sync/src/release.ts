@@ -1,23 +1,23 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  createReadStream,
-  fstatSync,
-  futimesSync,
-  openSync,
-  readSync,
-  statSync,
-  utimesSync,
-} from 'node:fs';
-import type { Stats } from 'node:fs';
+import { createReadStream, statSync, utimesSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NODE_LAYOUT, OwncdnError, parseListLine } from '@owncdn/core';
 import type { Config } from '@owncdn/core';
-import { EMPTY_CACHE, listingIfUnchanged, sameStamp } from './digest-cache.js';
-import type { CachedDigest, DirStamp, FileStamp, ListedName, SiteCache } from './digest-cache.js';
+import { EMPTY_CACHE, listingIfUnchanged } from './digest-cache.js';
+import type { CachedDigest, DirStamp, ListedName, SiteCache } from './digest-cache.js';
+import {
+  contentTimeUs,
+  hasContentTime,
+  readSmallFile,
+  sameStamp,
+  toStamp,
+  utimesArgument,
+} from './site-file.js';
+import type { FileStamp } from './site-file.js';
+
+export { contentTimeUs, readSmallFile };
 
 /** `20261123T105900Z-0123456789ab`: UTC time of the push, then the content hash (sorts by time). */
 export const RELEASE_ID = /^(\d{8}T\d{6}Z)-([0-9a-f]{12})$/;
@@ -27,9 +27,6 @@ const HASH_LENGTH = 12;
 
 /** rsync's complaints kept for an error message. */
 const STDERR_MAX_CHARS = 8 * 1024;
-
-/** Files up to this size are read in one call; larger ones are streamed. */
-const WHOLE_READ_MAX_BYTES = 4 * 1024 * 1024;
 
 /** rsync's listing letter for each entry type: part of what the content hash covers. */
 const KIND = { file: '-', dir: 'd', symlink: 'l' } as const;
@@ -118,11 +115,6 @@ function dirStampOf(source: string, name: string): DirStamp | null {
 /** `source` with one trailing slash: a site path is then `prefix + name`, no join per file. */
 export function sitePrefix(source: string): string {
   return source.endsWith('/') ? source : `${source}/`;
-}
-
-/** A file's stamp from plain (not BigInt) stats: ~30 % cheaper, and their ms carry sub-microsecond fractions. */
-function toStamp(info: Stats): FileStamp {
-  return { size: info.size, ino: info.ino, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs };
 }
 
 function stampOf(path: string): FileStamp {
@@ -368,90 +360,11 @@ export async function hashSource(
   };
 }
 
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
-/** Reused by readSmallFile: site files are read one at a time, synchronously. */
-let readBuffer = Buffer.allocUnsafe(64 * 1024);
-
-/**
- * Opens a file once for its stamp, its SHA-256 and (with `contentTime`) its
- * content-derived mtime. A file over WHOLE_READ_MAX_BYTES is only stamped
- * (digest ''), to be streamed later. A file written while it was read fails
- * the push: its digest would name neither version.
- */
-export function readSmallFile(
-  path: string,
-  contentTime: boolean,
-): { stamp: FileStamp; digest: string } {
-  // Listed as a regular file: one swapped for a symlink (to anything outside
-  // the site) or a FIFO since then is refused, not followed or waited on.
-  const fd = openSync(path, OPEN_FLAGS);
-  try {
-    const before = fstatSync(fd);
-    if (!before.isFile()) throw new Error(`${path} is no longer a regular file`);
-    const stamp = toStamp(before);
-    if (before.size > WHOLE_READ_MAX_BYTES) return { stamp, digest: '' };
-    if (readBuffer.length < before.size + 1) readBuffer = Buffer.allocUnsafe(before.size + 1);
-    // One byte more than the size: a file that grew meanwhile shows.
-    let length = 0;
-    for (;;) {
-      const n = readSync(fd, readBuffer, length, readBuffer.length - length, length);
-      length += n;
-      if (n === 0 || length > before.size) break;
-    }
-    const digest = createHash('sha256').update(readBuffer.subarray(0, length)).digest('hex');
-    const after = fstatSync(fd);
-    if (length !== before.size || !sameStamp(stamp, toStamp(after)))
-      throw new Error(`${path} was written while it was read`);
-    if (!contentTime) return { stamp, digest };
-    const want = contentTimeUs(digest);
-    if (hasContentTime(before.mtimeMs, want)) return { stamp, digest };
-    const time = utimesArgument(want);
-    futimesSync(fd, time, time);
-    // The new stamp, so the next push finds the file unchanged.
-    return { stamp: toStamp(fstatSync(fd)), digest };
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** SHA-256 (hex) of a large file, streamed. */
 async function hashFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
-}
-
-/**
- * Content-derived mtimes: 2001-09-09 plus up to ~17 years, picked by the
- * content hash (seconds and microseconds: 2^49 values), always in the past.
- * With these, rsync's size+mtime check behaves like a content check without
- * reading files, and a fresh `git checkout` changes nothing.
- */
-const CONTENT_EPOCH_S = 1_000_000_000;
-const CONTENT_SPAN_S = 2 ** 29;
-
-/** The mtime a file with this SHA-256 gets, in whole microseconds since the epoch. */
-export function contentTimeUs(digest: string): number {
-  const seconds = parseInt(digest.slice(0, 8), 16) % CONTENT_SPAN_S;
-  const micros = parseInt(digest.slice(8, 13), 16) % 1_000_000;
-  return (CONTENT_EPOCH_S + seconds) * 1_000_000 + micros;
-}
-
-/**
- * utimes takes seconds as a double, and libuv keeps only whole microseconds,
- * truncating: a time ~1.3e9 s is off by up to ±0.24 µs as a double, so half
- * of all times landed a microsecond early and were set again on every push.
- * Half a microsecond more truncates to the intended one.
- */
-function utimesArgument(us: number): number {
-  return (us + 0.5) / 1_000_000;
-}
-
-/** True when a file's mtime is already `us` (as set by utimesArgument, read back through a double). */
-function hasContentTime(mtimeMs: number, us: number): boolean {
-  const drift = mtimeMs * 1000 - us;
-  return drift > -0.3 && drift < 0.8;
 }
 
 /**
