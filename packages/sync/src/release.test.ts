@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { stat, symlink } from 'node:fs/promises';
+import { mkdir, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeSite } from '../../../test/support/tmp.js';
@@ -78,6 +78,61 @@ describe('content-derived mtimes', () => {
     expect(us).toBeGreaterThanOrEqual(1_000_000_000 * 1e6);
     expect(us).toBeLessThan((1_000_000_000 + 2 ** 29) * 1e6);
     expect(Number.isSafeInteger(us)).toBe(true);
+  });
+});
+
+describe('listing the site', () => {
+  it('walks it as rsync lists it with the default filters, without running rsync', async () => {
+    const site = await makeSite({
+      'index.html': 'home',
+      'a b.html': 'space',
+      'ünï/çödé.html': 'unicode',
+      'new\nline.html': 'newline',
+      '.hidden.html': 'dotfile',
+      '.git/config': 'repository',
+      'sub/.env': 'secret',
+      'sub/page.html': 'page',
+      'sub/.well-known/x': 'not at the top',
+      '.well-known/acme-challenge/token': 'challenge',
+      '.well-known/.secret': 'dotfile inside',
+    });
+    await mkdir(join(site, 'empty'));
+    await symlink('index.html', join(site, 'link.html'));
+    await symlink('nowhere', join(site, 'dangling'));
+    await symlink('sub', join(site, 'alias'));
+    await symlink('index.html', join(site, '.dotlink'));
+    execFileSync('mkfifo', [join(site, 'pipe')]);
+
+    // The same rules plus one that matches nothing: listed by rsync itself.
+    const byRsync = await hashSource(site, ['- /no-such-name', ...FILTERS]);
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent'; // no rsync to be found: the walk must do without
+    let walked: Awaited<ReturnType<typeof hashSource>>;
+    try {
+      walked = await hashSource(site, FILTERS);
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(walked.listing?.names).toEqual(byRsync.listing?.names);
+    expect(walked.hash).toBe(byRsync.hash);
+    expect(walked.listing?.names.map((n) => `${n.kind} ${n.name}`)).toEqual(
+      [
+        '- a b.html',
+        'l alias',
+        'l dangling',
+        'd empty',
+        '- index.html',
+        'l link.html',
+        '- new\nline.html',
+        'd sub',
+        '- sub/page.html',
+        'd ünï',
+        '- ünï/çödé.html',
+        'd .well-known',
+        'd .well-known/acme-challenge',
+        '- .well-known/acme-challenge/token',
+      ].sort((a, b) => (a.slice(2) < b.slice(2) ? -1 : 1)),
+    );
   });
 });
 
