@@ -4,7 +4,9 @@
 // of 1–50 KiB, and 20,000 small files. Scenarios: first push, push after one
 // changed file, push after touching every file (a fresh git checkout).
 // `--quick`: 500 and 5,000 files, to prove the harness on a busy machine.
-// Writes bench/results/sync.md. Needs dist/ built (pnpm build).
+// Sites and nodes live on a loop-mounted ext4 with a journal when run as root
+// (scratch-fs.mjs says why). Writes bench/results/sync.md. Needs dist/ built
+// (pnpm build).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
