@@ -223,7 +223,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
       }),
     );
     try {
-      // Read while rsync lists the site.
+      // Digests of the last push load while the site is listed.
       const known = cacheFile === null ? EMPTY_CACHE : loadDigests(cacheFile);
       summary = await hashSource(source, filters, {
         ...(options.signal ? { signal: options.signal } : {}),

@@ -284,8 +284,9 @@ export interface HashOptions {
 }
 
 /**
- * Hashes what rsync would publish from `source` (rsync lists it with the same
- * filters, so excludes behave exactly as in the upload).
+ * Hashes what rsync would publish from `source`: listed with the upload's own
+ * filters, by rsync itself, or for the default filters by an equivalent walk
+ * (walkSite), so excludes behave exactly as in the upload.
  */
 export async function hashSource(
   source: string,
@@ -299,9 +300,9 @@ export async function hashSource(
   const prefix = sitePrefix(source);
   const entries: ListedEntry[] = [];
   // Each file is stamped and, unless its stamp is the cached one, read and
-  // hashed as it is listed, so the listing (another process) and the reads
-  // overlap. Synchronous calls: for small files, libuv's four pool threads and
-  // four round trips per file cost ~10× more (20,000 files: 4.3 s against ~0.4 s).
+  // hashed as it is listed (as rsync's lines arrive, when rsync lists).
+  // Synchronous calls: for small files, libuv's four pool threads and four
+  // round trips per file cost ~10× more (20,000 files: 4.3 s against ~0.4 s).
   const add = (kind: string, name: string, target: string) => {
     const entry: ListedEntry = { kind, name, target, stamp: null, digest: '' };
     if (kind === '-') {
