@@ -166,6 +166,20 @@ const cleanUp = async () => {
 };
 for (const signal of ['SIGINT', 'SIGTERM'])
   process.once(signal, () => cleanUp().finally(() => process.exit(130)));
+/** Median of five runs of `command`, ms: how fast this machine is right now (a VM's speed varies by the hour). */
+function reference(command, args) {
+  const runs = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    execFileSync(command, args, { stdio: 'ignore' });
+    runs.push(performance.now() - started);
+  }
+  return runs.sort((a, b) => a - b)[2];
+}
+const machine = {
+  node: reference(process.execPath, ['-e', '0']),
+  ssh: reference('ssh', ['-F', sshd.clientConfig, NODES[0], 'true']),
+};
 const rows = [];
 try {
   for (const site of SITES) {
@@ -258,6 +272,7 @@ const lines = [
   `\`node bench/sync/run.mjs${quick ? ' --quick' : ''}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ${execFileSync('rsync', ['--version'], { encoding: 'utf8' }).split('\n')[0]}.`,
   'Three nodes over one private sshd on 127.0.0.1 (each `owncdn sync push` is a fresh `node` process opening three fresh ControlMasters; each one-liner rsync a fresh ssh connection).',
   `Files: ${scratch.note}. \`sync\` before every timed push, for both tools.`,
+  `This machine at the start (median of 5): \`node -e 0\` ${machine.node.toFixed(0)} ms, one ssh connection and command (\`ssh au true\`) ${machine.ssh.toFixed(0)} ms; on a quiet day here these were ~80 and ~225 ms.`,
   'The one-liner is issue 6\'s `printf "au\\nus\\nfr\\n" | xargs -P 0 -I {host} rsync -azhP --delete content/ {host}:…/content/` (plus `--stats`): in place, no atomic switch.',
   "owncdn: content hash (digests cached between pushes), content-derived mtimes, upload into a tree (`trees/<n>`: a new one hard-linked with `--link-dest` while a node keeps fewer than `sync.keep` = 5 releases, else the tree of the release retention retires, updated in place: rsync gets only the names that differ from that release's recorded manifest), the `releases/<id>` link, prepared switch on all nodes, /healthz confirmation (no origin running: answered at once), retention.",
   `"first push": ${FIRST_RUNS} rounds, the tools taking turns to go first, each to empty nodes (owncdn: no caches, every mtime new, as after a fresh clone); the median of each tool, and the spread of the per-round ratios in the goals below. The other scenarios continue from each tool's last first push.`,
