@@ -47,10 +47,23 @@ function makeSite(dir, site) {
   }
 }
 
+/**
+ * Children still running, each in its own process group (the one-liner is sh,
+ * xargs and three rsyncs): stopped with the bench, which a SIGINT sent to it
+ * alone would otherwise leave running.
+ */
+const running = new Set();
+
 function run(command, args, options = {}) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+      ...options,
+    });
+    running.add(child);
+    child.once('exit', () => running.delete(child));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -160,6 +173,16 @@ const scratch = mountScratch(work);
 const cacheHome = join(scratch.path, 'cache');
 const sshd = await startSshd(join(work, 'sshd'), NODES);
 const cleanUp = async () => {
+  for (const child of running) {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  await Promise.all(
+    [...running].map((child) => new Promise((resolve) => child.once('exit', resolve))),
+  );
   await sshd.stop();
   scratch.unmount();
   rmSync(work, { recursive: true, force: true });

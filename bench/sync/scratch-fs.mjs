@@ -49,7 +49,13 @@ export function mountScratch(work) {
     unmount: () => {
       if (!mounted) return;
       mounted = false;
-      execFileSync('umount', [path]);
+      try {
+        execFileSync('umount', [path], { stdio: 'pipe' });
+      } catch {
+        // Busy (a push stopped by Ctrl-C still closing its files): detach it
+        // now, the kernel finishes once they are closed.
+        execFileSync('umount', ['-l', path], { stdio: 'pipe' });
+      }
       rmSync(image, { force: true });
     },
   };
