@@ -36,7 +36,6 @@ import {
   publishFilters,
   releaseDir,
   releaseHash,
-  applyContentTimes,
 } from './release.js';
 import type { FileDigest, SourceSummary } from './release.js';
 import { EMPTY_CACHE, digestCacheFile, loadDigests, saveDigests } from './digest-cache.js';
@@ -231,7 +230,6 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
         contentTimes: detect === 'content-mtime',
       });
       digests = summary.fileDigests;
-      if (detect === 'content-mtime') digests = (await applyContentTimes(source, summary)).digests;
     } finally {
       await reading;
     }

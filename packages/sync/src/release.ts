@@ -17,8 +17,6 @@ import {
 } from './site-file.js';
 import type { FileStamp } from './site-file.js';
 
-export { contentTimeUs, readSmallFile };
-
 /** `20261123T105900Z-0123456789ab`: UTC time of the push, then the content hash (sorts by time). */
 export const RELEASE_ID = /^(\d{8}T\d{6}Z)-([0-9a-f]{12})$/;
 
@@ -35,6 +33,16 @@ const KIND = { file: '-', dir: 'd', symlink: 'l' } as const;
 const HASH_SLICE = 256;
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Between slices of synchronous file calls (every HASH_SLICE-th `index`): a
+ * turn of the event loop (signals, timers), then a stop if `signal` aborted.
+ */
+async function sliceBreak(index: number, signal?: AbortSignal): Promise<void> {
+  if (index % HASH_SLICE !== 0) return;
+  await yieldToLoop();
+  if (signal?.aborted) throw interrupted();
+}
 
 /** Builds a release id from the push time and the content hash. */
 export function makeReleaseId(date: Date, hash: string): string {
@@ -114,11 +122,7 @@ async function walkSite(
   let count = 0;
   const walk = async (dir: string): Promise<void> => {
     for (const entry of readdirSync(prefix + dir, { withFileTypes: true })) {
-      // A yield between slices keeps the event loop (signals, timers) responsive.
-      if (++count % HASH_SLICE === 0) {
-        await yieldToLoop();
-        if (signal?.aborted) throw interrupted();
-      }
+      await sliceBreak(++count, signal);
       const name = dir + entry.name;
       // `- .*` at any depth; `+ /.well-known/` (first match wins) only for the top-level directory.
       if (entry.name.startsWith('.') && !(name === '.well-known' && entry.isDirectory())) continue;
@@ -186,7 +190,7 @@ export async function firstChangedSince(
   const prefix = sitePrefix(source);
   let index = 0;
   for (const name of names) {
-    if (++index % HASH_SLICE === 0) await yieldToLoop();
+    await sliceBreak(++index);
     const stamp = hashed.get(name);
     if (stamp === undefined) continue; // a directory or symlink: its name and target were compared
     const now = statSync(prefix + name, { throwIfNoEntry: false });
@@ -276,9 +280,10 @@ export interface HashOptions {
   /** What the last push left: files whose stamp is unchanged are not read. */
   readonly known?: SiteCache | Promise<SiteCache>;
   /**
-   * Give each file read its content-derived mtime (see contentTimeUs) through
-   * the descriptor it was read with: one open per file for stamp, content and
-   * time. applyContentTimes sets the rest (files not read: large or cached).
+   * Give every file its content-derived mtime (see contentTimeUs): a file read
+   * here through the descriptor it was read with (one open per file for stamp,
+   * content and time), the rest (cached, or too large to read at once) by
+   * applyContentTimes once all are hashed. The digests carry the new stamps.
    */
   readonly contentTimes?: boolean;
 }
@@ -308,8 +313,7 @@ export async function hashSource(
     if (kind === '-') {
       try {
         const before = cached.get(name);
-        const stamp = before === undefined ? null : stampOf(prefix + name);
-        if (before !== undefined && stamp !== null && sameStamp(before, stamp)) {
+        if (before !== undefined && sameStamp(before, stampOf(prefix + name))) {
           entry.stamp = before;
           entry.digest = before.digest;
         } else {
@@ -331,11 +335,7 @@ export async function hashSource(
   const unchanged = listingIfUnchanged(cache, filters, (name) => dirStampOf(source, name));
   if (unchanged !== null) {
     for (let index = 0; index < unchanged.length; index++) {
-      // A yield between slices keeps the event loop (signals, timers) responsive.
-      if (index % HASH_SLICE === 0) {
-        await yieldToLoop();
-        if (signal?.aborted) throw interrupted();
-      }
+      await sliceBreak(index, signal);
       const n = unchanged[index] as ListedName;
       add(n.kind, n.name, n.target);
     }
@@ -383,7 +383,7 @@ export async function hashSource(
       files++;
       bytes += stamp.size;
       if (entry.digest === '') {
-        // Too large to read at once: streamed here, its content time set by applyContentTimes.
+        // Too large to read at once: streamed here, its content time set below.
         if (signal?.aborted) throw interrupted();
         entry.digest = await hashFile(prefix + entry.name);
       }
@@ -407,13 +407,15 @@ export async function hashSource(
     names: entries.map(({ kind, name, target }) => ({ kind, name, target })),
     dirs,
   };
-  return {
+  const summary: SourceSummary = {
     hash: tree.digest('hex'),
     files,
     bytes,
     fileDigests,
     listing: dirs.length > 0 ? listing : null,
   };
+  if (!contentTimes) return summary;
+  return { ...summary, fileDigests: (await applyContentTimes(source, summary)).digests };
 }
 
 /** SHA-256 (hex) of a large file, streamed. */
@@ -440,7 +442,7 @@ export async function applyContentTimes(
   // Synchronous calls in slices, as in hashSource: 20,000 utimes + stat take
   // ~0.2 s this way against ~0.6 s through libuv's pool.
   for (const [name, file] of summary.fileDigests) {
-    if (index++ % HASH_SLICE === 0) await yieldToLoop();
+    await sliceBreak(index++);
     const want = contentTimeUs(file.digest);
     if (hasContentTime(file.mtimeMs, want)) continue;
     const path = prefix + name;

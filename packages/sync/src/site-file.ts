@@ -1,6 +1,6 @@
 // Reading one site file for a push: its stamp, its SHA-256 and its
-// content-derived mtime, through one open descriptor. Node's own modules only:
-// the hash helper thread (hash-worker.ts) loads this file and nothing else.
+// content-derived mtime, through one open descriptor; and what stamps and
+// content times are.
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, futimesSync, openSync, readSync } from 'node:fs';
 import type { Stats } from 'node:fs';
