@@ -10,8 +10,8 @@ export interface AtomicWriteOptions {
   /**
    * fsync the file and its directory (default true). False for caches, which
    * a crash may cost but never corrupt (old file, new file, or one that fails
-   * to parse): an fsync commits the whole ext4 journal, and next to a push
-   * creating 20,000 files on the same disk it stalled that push for seconds.
+   * to parse): an fsync waits until the disk holds it, and next to a push
+   * writing 20,000 files to the same disk that wait is for theirs too.
    */
   readonly durable?: boolean;
 }

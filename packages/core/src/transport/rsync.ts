@@ -23,8 +23,6 @@ export interface RunRsyncOptions {
 
 /** `  1,234,567  45%   12.34MB/s    0:00:01 (xfr#3, to-chk=10/20)` (`--info=progress2`). */
 const PROGRESS_LINE = /^\s*([\d,]+)\s+(\d+)%\s+([\d.,]+)([kMGT]?)B\/s\S*\s+\S+(?:\s+\(xfr#(\d+))?/;
-/** Progress lines start with a blank or a digit; itemized, stats and listing lines do not. */
-const PROGRESS_START = /^[\s\d]/;
 /** `>f+++++++++ name`, `cd+++++++++ dir/`, `*deleting   name` (`--out-format=%i %n%L`). */
 const ITEMIZED_LINE = /^(\*deleting|[<>ch.][fdLDS][-.+?a-zA-Z ]{9}) /;
 /** `Total bytes sent: 1,234` and the other `--stats` lines. */
@@ -102,12 +100,12 @@ async function collect(
   child.stdout?.on('data', (chunk: string) => {
     const parts = (pending + chunk).split(/\r\n|\r|\n/);
     pending = parts.pop() ?? '';
-    // Progress lines (they start with a blank or a digit) are running totals,
-    // one per file sent: only the newest of a chunk is parsed and reported.
-    // A first push of 20,000 small files is 20,000 of them per node.
+    // Progress lines are running totals, one per file sent: only the newest of
+    // a chunk is parsed and reported. A first push of 20,000 small files is
+    // 20,000 of them per node.
     let progress: string | null = null;
     for (const part of parts) {
-      if (PROGRESS_START.test(part) && PROGRESS_LINE.test(part)) progress = part;
+      if (PROGRESS_LINE.test(part)) progress = part;
       else onLine(part);
     }
     if (progress !== null) onProgress(progress);
