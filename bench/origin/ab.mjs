@@ -16,6 +16,7 @@
 // With --connections 1, wrk runs one thread (the latency case); otherwise two.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { freePort } from '../ports.mjs';
 import {
   HERE,
@@ -29,23 +30,30 @@ import {
   startOwncdn,
   startScript,
   stop,
+  turnOrder,
   waitReady,
   wrk,
 } from './harness.mjs';
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const index = args.indexOf(name);
-  return index === -1 ? fallback : args[index + 1];
-};
-const workers = Number(option('--workers', '2'));
-const turns = Number(option('--turns', '20'));
-const seconds = Number(option('--seconds', '1'));
-const connections = Number(option('--connections', '1'));
-const path = option('--path', '/index.html');
-const siteMiB = Number(option('--site-mib', '16'));
-const serverArgs = args.flatMap((a, i) => (a === '--server' ? [args[i + 1]] : []));
-const names = serverArgs.length > 0 ? serverArgs : ['owncdn', 'bare'];
+const { values: flags } = parseArgs({
+  strict: false,
+  options: {
+    workers: { type: 'string', default: '2' },
+    turns: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '1' },
+    connections: { type: 'string', default: '1' },
+    path: { type: 'string', default: '/index.html' },
+    'site-mib': { type: 'string', default: '16' },
+    server: { type: 'string', multiple: true, default: ['owncdn', 'bare'] },
+  },
+});
+const workers = Number(flags.workers);
+const turns = Number(flags.turns);
+const seconds = Number(flags.seconds);
+const connections = Number(flags.connections);
+const path = String(flags.path);
+const siteMiB = Number(flags['site-mib']);
+const names = flags.server;
 
 if (!has('wrk')) {
   console.error('bench origin ab: wrk is not installed (apt-get install wrk)');
@@ -102,11 +110,7 @@ try {
     `ab: ${workers} worker(s) each, ${connections} connection(s), ${turns} rounds of ${seconds}s turns, ${path}, site ${siteMiB} MiB`,
   );
   for (let round = 0; round < turns; round++) {
-    // Rotate the order each round, and reverse it every other round (AB BA for two).
-    const shift = round % running.length;
-    let order = [...running.slice(shift), ...running.slice(0, shift)];
-    if (round % 2 === 1) order = order.reverse();
-    for (const r of order) r.runs.push(turn(r));
+    for (const r of turnOrder(running, round)) r.runs.push(turn(r));
     process.stdout.write(
       `  round ${String(round + 1).padStart(2)}: ${running.map((r) => `${r.name} ${fmt(r.runs.at(-1).avgUs)} µs ${fmt(r.runs.at(-1).rps / 1000, 1)} k/s ${fmt(r.runs.at(-1).cpuUsPerRequest, 1)} cpu-µs`).join(' | ')}\n`,
     );

@@ -226,6 +226,16 @@ export function startScript(script, site, port, workers, env = process.env) {
 /** Sorted copy. */
 const sorted = (values) => [...values].sort((a, b) => a - b);
 
+/**
+ * The order of `items` for `round`: rotated by the round, and reversed every
+ * other round.
+ */
+export function turnOrder(items, round) {
+  const shift = round % items.length;
+  const order = [...items.slice(shift), ...items.slice(0, shift)];
+  return round % 2 === 1 ? order.reverse() : order;
+}
+
 /** Quantile q (0..1) by linear interpolation between the closest ranks. */
 export function quantile(values, q) {
   const s = sorted(values);

@@ -18,6 +18,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { freePort } from '../ports.mjs';
 import {
   HERE,
@@ -31,6 +32,7 @@ import {
   startOwncdn,
   startScript,
   stop,
+  turnOrder,
   waitReady,
   wrk,
 } from './harness.mjs';
@@ -38,20 +40,30 @@ import {
 const RESULTS = join(ROOT, 'bench', 'results');
 
 const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const index = args.indexOf(name);
-  return index === -1 ? fallback : Number(args[index + 1]);
-};
-const quick = args.includes('--quick');
-const workers = flag('--workers', availableParallelism());
+// Not strict: `pnpm bench` passes every flag on to every benchmark.
+const { values: flags } = parseArgs({
+  args,
+  strict: false,
+  options: {
+    quick: { type: 'boolean' },
+    workers: { type: 'string' },
+    rounds: { type: 'string' },
+    'latency-rounds': { type: 'string' },
+    turn: { type: 'string' },
+    'site-mib': { type: 'string' },
+  },
+});
+const number = (value, fallback) => (typeof value === 'string' ? Number(value) : fallback);
+const quick = flags.quick === true;
+const workers = number(flags.workers, availableParallelism());
 /** Rounds of the 50-connection cases: each server one turn per round. */
-const rounds = flag('--rounds', quick ? 3 : 10);
+const rounds = number(flags.rounds, quick ? 3 : 10);
 /** Rounds of the one-connection case (its average moves most with the machine's other work). */
-const latencyRounds = flag('--latency-rounds', quick ? 5 : 20);
+const latencyRounds = number(flags['latency-rounds'], quick ? 5 : 20);
 /** Seconds per turn (wrk's shortest run is 1 s). */
-const turnS = flag('--turn', 1);
+const turnS = number(flags.turn, 1);
 const warmS = quick ? 1 : 2;
-const siteMiB = flag('--site-mib', quick ? 4 : 16);
+const siteMiB = number(flags['site-mib'], quick ? 4 : 16);
 
 if (!has('wrk')) {
   console.error('bench origin: wrk is not installed (apt-get install wrk); nothing measured');
@@ -273,11 +285,7 @@ try {
       }
     }
     for (let round = 0; round < caseRounds; round++) {
-      // Each round a different server goes first, and every other round the order is reversed.
-      const shift = round % running.length;
-      let order = [...running.slice(shift), ...running.slice(0, shift)];
-      if (round % 2 === 1) order = order.reverse();
-      for (const r of order) {
+      for (const r of turnOrder(running, round)) {
         try {
           r.row.turns[c.key].push(turn(r, turnS));
         } catch (error) {
