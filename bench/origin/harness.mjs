@@ -227,13 +227,15 @@ export function startScript(script, site, port, workers, env = process.env) {
 const sorted = (values) => [...values].sort((a, b) => a - b);
 
 /**
- * The order of `items` for `round`: rotated by the round, and reversed every
- * other round.
+ * The order of `items` for `round`: rotated by the round, and reversed in
+ * every other cycle of rotations, so each goes first as often as the others
+ * and follows each of them as often (two: AB BA BA AB …). Reversing every
+ * other round instead undid the rotation for two: A always went first.
  */
 export function turnOrder(items, round) {
   const shift = round % items.length;
   const order = [...items.slice(shift), ...items.slice(0, shift)];
-  return round % 2 === 1 ? order.reverse() : order;
+  return Math.floor(round / items.length) % 2 === 1 ? order.reverse() : order;
 }
 
 /** Quantile q (0..1) by linear interpolation between the closest ranks. */

@@ -413,7 +413,7 @@ const markdown = `## origin
 
 \`node bench/origin/run.mjs${args.length ? ` ${args.join(' ')}` : ''}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}.
 Every server: ${workers} worker process(es), 127.0.0.1, keep-alive, access logs off; wrk on the same cores. All servers run
-at once and take turns of ${turnS}s in rotation (a different one first each round, the order reversed every other round),
+at once and take turns of ${turnS}s in rotation (each first equally often, the order reversed in every other cycle of rotations),
 after ${warmS}s of warm-up each: ${rounds} rounds at 50 connections (2 threads) per case, ${latencyRounds} rounds for "1 connection"
 (one thread, one connection at a time). Each figure is the median over a server's turns. Site: a 4 KiB page (and its .gz),
 a 100 KiB asset, and ${fillerCount} 16 KiB pages (${(siteBytes / 2 ** 20).toFixed(1)} MiB in all, written and synced before any server starts).
