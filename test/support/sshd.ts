@@ -21,6 +21,8 @@ export interface StartSshdOptions {
    * e.g. `rrsync /tmp/x/root`. Default: none, any command runs.
    */
   readonly forcedCommand?: string;
+  /** sshd's LogLevel (default VERBOSE); DEBUG1 also logs each connection's negotiated cipher. */
+  readonly logLevel?: 'VERBOSE' | 'DEBUG1';
 }
 
 export interface Sshd {
@@ -114,7 +116,7 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<Sshd> {
       // Tests open several ControlMaster sessions and parallel rsyncs at once.
       'MaxSessions 64',
       'MaxStartups 64',
-      'LogLevel VERBOSE',
+      `LogLevel ${options.logLevel ?? 'VERBOSE'}`,
       // bash sources ~/.bashrc for commands run by sshd only at shell level 1;
       // starting at 2 keeps a developer's slow .bashrc (pyenv init: ~300 ms)
       // out of every session, as on a clean deploy user.

@@ -1,7 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import {
   lstat,
   mkdir,
+  rm,
   readFile,
   readdir,
   readlink,
@@ -17,7 +18,9 @@ import type { Sshd } from '../../../test/support/sshd.js';
 import { makeTempDir, writeTree } from '../../../test/support/tmp.js';
 import { parseConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/types.js';
+import { hasAesInstructions } from '../src/transport/ciphers.js';
 import { createTransport } from '../src/transport/index.js';
+import type { Logger } from '../src/log.js';
 import type { NodeTransport } from '../src/transport/types.js';
 
 const run = promisify(execFile);
@@ -35,8 +38,8 @@ function makeConfig(root: string, ssh: string | null, sshConfig: string | null =
   return parseConfig(yaml, '/tmp/owncdn.yaml');
 }
 
-function open(config: Config): NodeTransport {
-  const transport = createTransport(config, config.nodes[0]!);
+function open(config: Config, log?: Logger): NodeTransport {
+  const transport = createTransport(config, config.nodes[0]!, log ? { log } : {});
   onTestFinished(() => transport.close());
   return transport;
 }
@@ -50,10 +53,27 @@ async function localNode(): Promise<{ root: string; transport: NodeTransport }> 
 async function sshNode(
   sshd: Sshd,
   root?: string,
+  log?: Logger,
 ): Promise<{ root: string; transport: NodeTransport }> {
   const dir = root ?? join(await makeTempDir('owncdn-node-'), 'root with space');
   await mkdir(dir, { recursive: true });
-  return { root: dir, transport: open(makeConfig(dir, 'node', sshd.clientConfig)) };
+  return { root: dir, transport: open(makeConfig(dir, 'node', sshd.clientConfig), log) };
+}
+
+/** A logger that keeps the messages it was given. */
+function recordingLogger(): { log: Logger; messages: string[] } {
+  const messages: string[] = [];
+  const record = (a: object | string, b?: string) => {
+    messages.push(typeof a === 'string' ? a : (b ?? ''));
+  };
+  const log: Logger = {
+    error: record,
+    warn: record,
+    info: record,
+    debug: record,
+    child: () => log,
+  };
+  return { log, messages };
 }
 
 /** The contract every transport keeps, run against a local, an ssh and an rrsync-restricted node. */
@@ -100,8 +120,8 @@ async function exerciseContract(root: string, transport: NodeTransport): Promise
   expect(await transport.readLink('current')).toBe('releases/r2');
 
   expect(await transport.list('releases')).toEqual([
-    { name: 'r1', type: 'dir', size: expect.any(Number) },
-    { name: 'r2', type: 'dir', size: expect.any(Number) },
+    { name: 'r1', type: 'dir' },
+    { name: 'r2', type: 'dir' },
   ]);
   expect((await transport.list(''))?.map((e) => [e.name, e.type])).toEqual([
     ['current', 'symlink'],
@@ -112,7 +132,6 @@ async function exerciseContract(root: string, transport: NodeTransport): Promise
   expect(several.get('')?.find((e) => e.name === 'current')).toEqual({
     name: 'current',
     type: 'symlink',
-    size: expect.any(Number),
     target: 'releases/r2',
   });
   expect(several.get('releases')?.map((e) => e.name)).toEqual(['r1', 'r2']);
@@ -199,6 +218,65 @@ describe('ssh transport', { timeout: 30_000 }, () => {
     );
   });
 
+  it('lists a node through its shell exactly as rsync lists it behind rrsync', async () => {
+    const root = join(await makeTempDir('owncdn-node-'), 'root');
+    await writeTree(root, {
+      'releases/r1/index.html': 'one',
+      'releases/r1.complete': '',
+      'releases/.hidden': '',
+      'releases/é à\nb': '',
+      'releases/*': '',
+      'trees/1/index.html': 'two',
+      'trees/2/index.html': 'three',
+    });
+    await symlink('../trees/1', join(root, 'releases/r2'));
+    await symlink('releases/r2', join(root, 'current'));
+    await symlink('dangling target', join(root, 'releases/dangling'));
+    execFileSync('mkfifo', [join(root, 'trees/fifo')]);
+    const dirs = ['', 'releases', 'trees', 'missing', 'releases/r1'];
+
+    const restricted = await sshNode(await startSshd({ forcedCommand: `rrsync ${root}` }), root);
+    const byRsync = await restricted.transport.listDirs(dirs);
+    expect(byRsync.get('')).toEqual([
+      { name: 'current', type: 'symlink', target: 'releases/r2' },
+      { name: 'releases', type: 'dir' },
+      { name: 'trees', type: 'dir' },
+    ]);
+    expect(byRsync.get('releases')?.map((e) => e.name)).toEqual([
+      '*',
+      '.hidden',
+      'dangling',
+      'r1',
+      'r1.complete',
+      'r2',
+      'é à\nb',
+    ]);
+    expect(byRsync.get('trees')?.find((e) => e.name === 'fifo')?.type).toBe('other');
+    expect(byRsync.get('missing')).toBeNull();
+
+    const sshd = await startSshd();
+    // The first call rides on the connection's greeting: no call of its own.
+    const first = recordingLogger();
+    const shell = await sshNode(sshd, root, first.log);
+    expect(await shell.transport.listDirs(dirs)).toEqual(byRsync);
+    expect(first.messages).not.toContain('shell listing');
+    expect(first.messages).not.toContain('rsync');
+    // Later calls: one shell command each.
+    expect(await shell.transport.listDirs(dirs)).toEqual(byRsync);
+    expect(first.messages).toContain('shell listing');
+
+    // A node whose root does not exist yet lists nothing, both ways.
+    const fresh = await sshNode(sshd, join(root, 'trees/1/new'));
+    await rm(join(root, 'trees/1/new'), { recursive: true });
+    expect(await fresh.transport.listDirs(['', 'releases'])).toEqual(
+      new Map([
+        ['', null],
+        ['releases', null],
+      ]),
+    );
+    expect(await fresh.transport.listDirs(['releases'])).toEqual(new Map([['releases', null]]));
+  });
+
   it('names the node and the fix for each way the connection fails', async () => {
     const sshd = await startSshd();
     const other = await startSshd();
@@ -242,6 +320,24 @@ describe('ssh transport', { timeout: 30_000 }, () => {
     );
     await expect(transport.list('')).rejects.toMatchObject({ code: 'OWNCDN_RSYNC_MISSING' });
   });
+
+  it.skipIf(!hasAesInstructions())(
+    'prefers AES-GCM unless the ssh configuration chooses ciphers',
+    async () => {
+      const sshd = await startSshd({ logLevel: 'DEBUG1' });
+      const { transport } = await sshNode(sshd);
+      await transport.list('');
+      expect(sshd.daemon.output()).toMatch(/kex: client->server cipher: aes128-gcm@openssh\.com/);
+      const config = await sshd.writeClientConfig('chacha_ssh_config', {
+        chacha: ['Ciphers chacha20-poly1305@openssh.com'],
+      });
+      const root = await makeTempDir('owncdn-node-');
+      await open(makeConfig(root, 'chacha', config)).list('');
+      expect(sshd.daemon.output()).toMatch(
+        /kex: client->server cipher: chacha20-poly1305@openssh\.com/,
+      );
+    },
+  );
 
   it('closes its ControlMaster', async () => {
     const sshd = await startSshd();

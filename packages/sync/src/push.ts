@@ -197,161 +197,67 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     })());
 
   try {
-    // 1. What each node has (connecting takes a few hundred ms per node)
-    // while the site is hashed here.
-    const reading = Promise.all(
-      sessions.map(async (s) => {
-        setState(s, 'connecting');
-        try {
-          s.releases = await readNodeReleases(s.transport);
-          s.result = { ...s.result, previous: s.releases.current, current: s.releases.current };
-          s.plan = planUpload(s.releases, keep, dryRun);
-          // Retired now, while the site is still being hashed (a round trip off the
-          // critical path); put back below if this push turns out to need no upload.
-          const retire = s.plan.retire;
-          if (retire) {
-            s.before = manifestOf(retire.id);
-            s.retiring = s.transport.remove([releaseDir(retire.id)]).then(() => {
-              s.retired = retire.id;
-            });
-            s.retiring.catch(() => undefined); // thrown where the upload awaits it
-          }
-        } catch (e) {
-          fail(s, e);
-        }
-      }),
-    );
-    try {
-      // Digests of the last push load while the site is listed.
-      const known = cacheFile === null ? EMPTY_CACHE : loadDigests(cacheFile);
-      summary = await hashSource(source, filters, {
-        ...(options.signal ? { signal: options.signal } : {}),
-        known,
-        contentTimes: detect === 'content-mtime',
-      });
-      digests = summary.fileDigests;
-    } finally {
-      await reading;
-    }
-    const hash = summary.hash.slice(0, 12);
-    const held = sessions.flatMap((s) => (s.releases?.releases ?? []).map((r) => r.id));
-    release = makeReleaseId(releaseTime(options.now ?? new Date(), held), hash);
-
-    // 2. The release id: one already complete with this content is reused
-    // (publishing the same site again, or again after a partial push).
-    const existing = sessions
-      .flatMap((s) => s.releases?.releases ?? [])
-      .filter((r) => r.complete && releaseHash(r.id) === hash)
-      .sort((a, b) => (a.id < b.id ? 1 : -1));
-    const reused = existing[0]?.id;
-    if (reused) release = reused;
-    emit({
-      type: 'release',
-      release,
-      files: summary.files,
-      bytes: summary.bytes,
-      reused: reused !== undefined,
+    // 1. What each node has (its connection's first session lists it: a few
+    // hundred ms per node) while the site is hashed here.
+    const reads = new Map(sessions.map((s) => [s, readNode(s)]));
+    const reading = Promise.all(reads.values());
+    // Digests of the last push load while the site is listed.
+    const known = cacheFile === null ? EMPTY_CACHE : loadDigests(cacheFile);
+    const hashing = hashSource(source, filters, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      known,
+      contentTimes: detect === 'content-mtime',
+    }).then((hashed) => {
+      summary = hashed;
+      digests = hashed.fileDigests;
+      return hashed;
     });
-    log.info(
-      { release, files: summary.files, bytes: summary.bytes, reused: reused !== undefined },
-      'release built',
-    );
+    hashing.catch(() => undefined); // thrown below, once every node was read
 
-    // 3. Upload everywhere at once.
-    await Promise.all(
-      sessions.map(async (s) => {
-        const have = s.releases;
-        const plan = s.plan;
-        if (!have || !plan) return;
-        if (have.releases.some((r) => r.id === release && r.complete)) {
-          try {
-            await restoreRetired(s);
-          } catch (e) {
-            fail(s, e);
-            return;
-          }
-          setState(s, have.current === release ? 'unchanged' : 'uploaded');
-          return;
-        }
-        setState(s, 'uploading');
-        const t0 = performance.now();
-        try {
-          await s.retiring;
-          const before = s.retired !== null && s.before ? await s.before : null;
-          const delta = before === null ? null : diffManifest(before, summary);
-          s.delta = delta;
-          s.treeTouched = true;
-          // Where a node takes overlapping calls, the release link and the switch
-          // connect while the tree uploads: two round trips less after it (they
-          // only wait meanwhile). The link is written only once the tree is whole
-          // (it is the completion mark: only a whole tree is ever named by a
-          // release), the switch only in the switch round, after every node's
-          // link exists.
-          const ahead = !dryRun && s.transport.concurrent;
-          const linkAhead = ahead
-            ? s.transport.prepareSwitchLink(releaseDir(release), treeLinkTarget(plan.tree))
-            : null;
-          const switchAhead = ahead
-            ? s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(release))
-            : null;
-          for (const p of [linkAhead, switchAhead]) p?.catch(() => undefined); // thrown below, or cancelled
-          let transfer: TransferResult;
-          try {
-            transfer = await s.transport.syncDirectory(source, treeDir(plan.tree), {
-              ...(delta === null ? {} : { only: delta }),
-              checksum: detect === 'checksum',
-              preserveTimes: detect === 'content-mtime',
-              listChanges: dryRun, // only a dry run shows them
-              delete: true,
-              linkDest: plan.linkDest,
-              filters,
-              dryRun,
-              signal: options.signal,
-              ...(options.bwlimitKiBps ? { bwlimitKiBps: options.bwlimitKiBps } : {}),
-              ...(progress
-                ? {
-                    onProgress: (p: TransferProgress) =>
-                      emit({
-                        type: 'progress',
-                        node: s.node.name,
-                        bytes: p.bytes,
-                        percent: p.percent,
-                        bytesPerSecond: p.bytesPerSecond,
-                        files: p.files ?? 0,
-                      }),
-                  }
-                : {}),
-            });
-            if (delta !== null) checkUnchanged(source, delta);
-            if (!dryRun) {
-              if (linkAhead) await (await linkAhead).commit();
-              else await s.transport.switchLink(releaseDir(release), treeLinkTarget(plan.tree));
-              s.tree = plan.tree;
-              // Ready to flip while slower nodes are still uploading.
-              s.prepared = await (switchAhead ??
-                s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(release)));
-            }
-          } catch (error) {
-            const waiting = [linkAhead, switchAhead].flatMap((p) => (p ? [p] : []));
-            await Promise.all(waiting.map((p) => p.then((q) => q.cancel()).catch(() => undefined)));
-            throw error;
-          }
-          s.result = {
-            ...s.result,
-            filesTransferred: transfer.filesTransferred,
-            filesTotal: delta === null ? transfer.filesTotal : summary.files,
-            upload: delta === null ? 'full' : 'delta',
-            bytesSent: transfer.bytesSent,
-            uploadMs: Math.round(performance.now() - t0),
-            changes: dryRun ? transfer.changes : [],
-          };
-          setState(s, 'uploaded');
-        } catch (e) {
-          fail(s, e);
-        }
-      }),
-    );
+    // 2. The release id, once the site is hashed and every node read: one
+    // already complete with this content is reused (publishing the same site
+    // again, or again after a partial push); a new one is never earlier than
+    // one a node holds.
+    const naming = (async () => {
+      const hashed = await hashing;
+      await reading;
+      const hash = hashed.hash.slice(0, 12);
+      const held = sessions.flatMap((s) => s.releases?.releases ?? []);
+      const reused = held
+        .filter((r) => r.complete && releaseHash(r.id) === hash)
+        .sort((a, b) => (a.id < b.id ? 1 : -1))[0]?.id;
+      release =
+        reused ??
+        makeReleaseId(
+          releaseTime(
+            options.now ?? new Date(),
+            held.map((r) => r.id),
+          ),
+          hash,
+        );
+      emit({
+        type: 'release',
+        release,
+        files: hashed.files,
+        bytes: hashed.bytes,
+        reused: reused !== undefined,
+      });
+      log.info(
+        { release, files: hashed.files, bytes: hashed.bytes, reused: reused !== undefined },
+        'release built',
+      );
+      return release;
+    })();
+    naming.catch(() => undefined); // the same failure as hashing's
 
+    // 3. Upload everywhere at once: each node as soon as it is read and the
+    // site hashed, without waiting for the slowest handshake.
+    const uploading = Promise.all(sessions.map((s) => uploadTo(s, reads.get(s), hashing, naming)));
+    try {
+      await naming;
+    } finally {
+      await uploading;
+    }
     uploaded = !dryRun;
     const failed = sessions.filter((s) => s.state === 'failed');
     const ready = sessions.filter((s) => s.state === 'uploaded');
@@ -507,6 +413,154 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     }
     await closeTransports(sessions, log);
     await agent.close();
+  }
+
+  /**
+   * What a node holds, and where its upload will go. Never rejects: a failure
+   * is the node's. The release whose tree the plan reuses is retired now,
+   * while the site is still being hashed (a round trip off the critical
+   * path), and put back if this push turns out to need no upload.
+   */
+  async function readNode(s: Session): Promise<void> {
+    setState(s, 'connecting');
+    try {
+      s.releases = await readNodeReleases(s.transport);
+      s.result = { ...s.result, previous: s.releases.current, current: s.releases.current };
+      s.plan = planUpload(s.releases, keep, dryRun);
+      const retire = s.plan.retire;
+      if (retire) {
+        s.before = manifestOf(retire.id);
+        s.retiring = s.transport.remove([releaseDir(retire.id)]).then(() => {
+          s.retired = retire.id;
+        });
+        s.retiring.catch(() => undefined); // thrown where the upload awaits it
+      }
+    } catch (e) {
+      fail(s, e);
+    }
+  }
+
+  /**
+   * One node's upload, once it is read (`read`) and the site hashed: into the
+   * planned tree, then its `releases/<id>` link (the id from `naming`), and
+   * its switch prepared. Never rejects: a failure is the node's. A node that
+   * already holds a release of this content waits for the id, and uploads
+   * only if it is not that one.
+   */
+  async function uploadTo(
+    s: Session,
+    read: Promise<void> | undefined,
+    hashing: Promise<SourceSummary>,
+    naming: Promise<string>,
+  ): Promise<void> {
+    await read;
+    const have = s.releases;
+    const plan = s.plan;
+    if (!have || !plan) return;
+    let hashed: SourceSummary;
+    try {
+      hashed = await hashing;
+    } catch {
+      return; // the push fails with the hashing's error
+    }
+    const hash = hashed.hash.slice(0, 12);
+    if (have.releases.some((r) => r.complete && releaseHash(r.id) === hash)) {
+      let id: string;
+      try {
+        id = await naming;
+      } catch {
+        return;
+      }
+      if (have.releases.some((r) => r.id === id && r.complete)) {
+        try {
+          await restoreRetired(s);
+        } catch (e) {
+          fail(s, e);
+          return;
+        }
+        setState(s, have.current === id ? 'unchanged' : 'uploaded');
+        return;
+      }
+    }
+    setState(s, 'uploading');
+    const t0 = performance.now();
+    try {
+      await s.retiring;
+      const before = s.retired !== null && s.before ? await s.before : null;
+      const delta = before === null ? null : diffManifest(before, hashed);
+      s.delta = delta;
+      s.treeTouched = true;
+      const transferring = s.transport.syncDirectory(source, treeDir(plan.tree), {
+        ...(delta === null ? {} : { only: delta }),
+        checksum: detect === 'checksum',
+        preserveTimes: detect === 'content-mtime',
+        listChanges: dryRun, // only a dry run shows them
+        delete: true,
+        linkDest: plan.linkDest,
+        filters,
+        dryRun,
+        signal: options.signal,
+        ...(options.bwlimitKiBps ? { bwlimitKiBps: options.bwlimitKiBps } : {}),
+        ...(progress
+          ? {
+              onProgress: (p: TransferProgress) =>
+                emit({
+                  type: 'progress',
+                  node: s.node.name,
+                  bytes: p.bytes,
+                  percent: p.percent,
+                  bytesPerSecond: p.bytesPerSecond,
+                  files: p.files ?? 0,
+                }),
+            }
+          : {}),
+      });
+      transferring.catch(() => undefined); // awaited below
+      // Where a node takes overlapping calls, the release link and the switch
+      // connect while the tree uploads: two round trips less after it (they
+      // only wait meanwhile). The link is written only once the tree is whole
+      // (it is the completion mark: only a whole tree is ever named by a
+      // release), the switch only in the switch round, after every node's
+      // link exists.
+      let linkAhead: Promise<PreparedSwitch> | null = null;
+      let switchAhead: Promise<PreparedSwitch> | null = null;
+      let transfer: TransferResult;
+      try {
+        const id = await naming;
+        if (!dryRun && s.transport.concurrent) {
+          linkAhead = s.transport.prepareSwitchLink(releaseDir(id), treeLinkTarget(plan.tree));
+          switchAhead = s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(id));
+          for (const p of [linkAhead, switchAhead]) p.catch(() => undefined); // thrown below, or cancelled
+        }
+        transfer = await transferring;
+        if (delta !== null) checkUnchanged(source, delta);
+        if (!dryRun) {
+          if (linkAhead) await (await linkAhead).commit();
+          else await s.transport.switchLink(releaseDir(id), treeLinkTarget(plan.tree));
+          s.tree = plan.tree;
+          // Ready to flip while slower nodes are still uploading.
+          s.prepared = await (switchAhead ??
+            s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(id)));
+        }
+      } catch (error) {
+        await transferring.catch(() => undefined); // no rsync left writing into the tree
+        const waiting = [linkAhead, switchAhead].flatMap((p) => (p ? [p] : []));
+        await Promise.all(waiting.map((p) => p.then((q) => q.cancel()).catch(() => undefined)));
+        throw error;
+      }
+      s.result = {
+        ...s.result,
+        filesTransferred: transfer.filesTransferred,
+        filesTotal: delta === null ? transfer.filesTotal : hashed.files,
+        upload: delta === null ? 'full' : 'delta',
+        bytesSent: transfer.bytesSent,
+        uploadMs: Math.round(performance.now() - t0),
+        changes: dryRun ? transfer.changes : [],
+      };
+      setState(s, 'uploaded');
+    } catch (e) {
+      fail(s, e);
+    }
   }
 
   /**

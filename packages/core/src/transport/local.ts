@@ -226,7 +226,7 @@ export function createLocalTransport(node: NodeConfig, log: Logger): NodeTranspo
               : 'other';
         const target =
           type === 'symlink' ? await readlink(join(absolute, name)).catch(() => null) : null;
-        entries.push({ name, type, size: info.size, ...(target === null ? {} : { target }) });
+        entries.push({ name, type, ...(target === null ? {} : { target }) });
       }
       return entries;
     },

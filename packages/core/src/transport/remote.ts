@@ -10,7 +10,8 @@ import { isVersionOf, versionName } from './local.js';
 import { checkLinkTarget, checkNodePath, splitNodePath } from './paths.js';
 import { filterLiteral, parseListLine, runRsync, startRsync } from './rsync.js';
 import type { RsyncRun } from './rsync.js';
-import { SshSession } from './ssh.js';
+import { GREETING, SshSession } from './ssh.js';
+import { beforeListing, parseShellListing, shellListingCommand } from './shell-listing.js';
 import { runSyncDirectory } from './sync-directory.js';
 import type {
   DirEntry,
@@ -20,6 +21,10 @@ import type {
   SyncDirectoryOptions,
   TransferResult,
 } from './types.js';
+
+/** One line per changed name: `%i` is ITEMIZE_WIDTH characters, a space, then the name (and ` -> target` for a link). */
+const ITEMIZE_FLAG = '--out-format=%i %n%L';
+const ITEMIZE_WIDTH = 11;
 
 /** rrsync (without -no-lock) lets one rsync at a time into its directory. */
 const RRSYNC_LOCKED = /Another instance of rrsync is already accessing this directory/;
@@ -33,6 +38,13 @@ interface FarSide {
   readonly version: string | null;
 }
 
+/** A listDirs call that came before the connection: its listing rides on the greeting. */
+interface GreetingListing {
+  readonly rels: readonly string[];
+  /** Filled by the probe: the listing, or null when there was none to take (restricted, unparsable). */
+  listed: Map<string, DirEntry[] | null> | null;
+}
+
 /** rsync's "No such file or directory" for a missing source or destination parent (rrsync says it its own way). */
 const MISSING =
   /(change_dir|link_stat|mkdir|opendir) .*failed: No such file or directory \(2\)|rrsync error: .*No such file or directory/;
@@ -42,7 +54,6 @@ function toDirEntry(entry: NonNullable<ReturnType<typeof parseListLine>>, name: 
   return {
     name,
     type: entry.type,
-    size: entry.size,
     ...(entry.target === null ? {} : { target: entry.target }),
   };
 }
@@ -66,14 +77,22 @@ export function createRemoteTransport(
   /** One local scratch directory per transport (a promise: concurrent first calls share it). */
   let scratch: Promise<string> | null = null;
 
+  let greetingListing: GreetingListing | null = null;
+
   const probe = async (): Promise<FarSide> => {
-    await session.connect();
+    const listing = greetingListing;
+    await session.connect(
+      listing === null ? GREETING : shellListingCommand(node.root, listing.rels, true),
+    );
     // Asked when the connection opened (one round trip less), or again after a reconnect.
-    const result = session.greeting ?? (await session.exec('rsync --version'));
+    const result = session.greeting ?? (await session.exec(GREETING));
     const stdout = typeof result.stdout === 'string' ? result.stdout : '';
     const stderr = typeof result.stderr === 'string' ? result.stderr : '';
-    if (result.exitCode === 0 && /rsync\s+version/.test(stdout)) {
-      return { restricted: false, version: /rsync\s+version\s+(\S+)/.exec(stdout)?.[1] ?? null };
+    const version = beforeListing(stdout);
+    if (/rsync\s+version/.test(version) && (result.exitCode === 0 || listing !== null)) {
+      if (listing !== null && result.exitCode === 0)
+        listing.listed = parseShellListing(stdout, listing.rels);
+      return { restricted: false, version: /rsync\s+version\s+(\S+)/.exec(version)?.[1] ?? null };
     }
     // rrsync refuses anything but `rsync --server …`, saying so on stderr.
     if (/rrsync/.test(stderr)) return { restricted: true, version: null };
@@ -180,6 +199,9 @@ export function createRemoteTransport(
     return null;
   };
 
+  /** Prepared switches whose link is in place but whose rsync is still ending (see prepareSwitchLink); close() waits for them. */
+  const ending = new Set<Promise<void>>();
+
   const prepareSwitchLink = async (path: string, target: string): Promise<PreparedSwitch> => {
     const rel = checkNodePath(path, label);
     checkLinkTarget(rel, target, label);
@@ -195,34 +217,99 @@ export function createRemoteTransport(
       '-e',
       session.rshCommand(),
       '-l',
+      ITEMIZE_FLAG,
       '--from0',
       '--files-from=-',
       '--mkpath',
       `${dir}/`,
       dest,
     ];
-    // Held until commit or cancel: behind rrsync the waiting rsync holds its lock.
+    // rsync prints `cL… <name> -> <target>` once the node has renamed the new
+    // link into place (generator.c itemizes after atomic_create). It exits
+    // 20–40 ms later: it waits for its ssh child in 20 ms sleeps
+    // (main.c, wait_process_with_flush), twice per switch on the path of a push.
+    const itemized = `${name} -> ${target}`;
+    let linked: () => void = () => undefined;
+    const inPlace = new Promise<null>((resolve) => {
+      linked = () => resolve(null);
+    });
+    // Held until rsync exits: behind rrsync the waiting rsync holds its lock.
     const release = await acquire();
-    const started = await startRsync(args);
-    let done = false;
-    const finish = async (list: string) => {
-      if (done) return null;
-      done = true;
-      started.stdin?.end(list);
-      const run = await started.finished.finally(release);
-      await rm(dir, { recursive: true, force: true });
-      return run;
+    const started = await startRsync(args, {
+      onItemized: (line) => {
+        if (line.slice(ITEMIZE_WIDTH + 1) === itemized) linked();
+      },
+    });
+    let finished: Promise<RsyncRun> | null = null;
+    const finish = (list: string): Promise<RsyncRun> => {
+      if (finished === null) {
+        started.stdin?.end(list);
+        finished = started.finished.finally(async () => {
+          release();
+          await rm(dir, { recursive: true, force: true });
+        });
+      }
+      return finished;
     };
     return {
       commit: async () => {
-        const run = await finish(`${name}\0`);
-        log.debug({ node: node.name, args, exitCode: run?.exitCode }, 'rsync switch');
-        if (run && run.exitCode !== 0) fail('switch on', run);
+        const run = finish(`${name}\0`);
+        const first = await Promise.race([inPlace, run]);
+        if (first === null) {
+          // In place: the rest is rsync's own ending, heard in the background.
+          const end = run.then(
+            (r) => {
+              log.debug({ node: node.name, args, exitCode: r.exitCode }, 'rsync switch');
+              if (r.exitCode !== 0)
+                log.warn(
+                  { node: node.name, stderr: r.stderr },
+                  'switch rsync failed after the link was in place',
+                );
+            },
+            (e: unknown) =>
+              log.warn(
+                { node: node.name, err: e },
+                'switch rsync failed after the link was in place',
+              ),
+          );
+          ending.add(end);
+          void end.finally(() => ending.delete(end));
+          return;
+        }
+        log.debug({ node: node.name, args, exitCode: first.exitCode }, 'rsync switch');
+        if (first.exitCode !== 0) fail('switch on', first);
       },
       cancel: async () => {
         await finish('');
       },
     };
+  };
+
+  /**
+   * `rels` listed through the node's shell: taken from the greeting when this
+   * call opened the connection, else one ssh session. Null behind rrsync (no
+   * shell), or when the output does not parse: rsync lists them then.
+   */
+  const shellListing = async (
+    rels: readonly string[],
+  ): Promise<Map<string, DirEntry[] | null> | null> => {
+    const mine: GreetingListing | null =
+      farSide === null && greetingListing === null ? { rels, listed: null } : null;
+    if (mine !== null) greetingListing = mine;
+    try {
+      if ((await far()).restricted) return null;
+    } finally {
+      if (mine !== null) greetingListing = null;
+    }
+    if (mine?.listed) return mine.listed;
+    const result = await session.exec(shellListingCommand(node.root, rels, false));
+    const stdout = typeof result.stdout === 'string' ? result.stdout : '';
+    const listed = result.exitCode === 0 ? parseShellListing(stdout, rels) : null;
+    log.debug(
+      { node: node.name, exitCode: result.exitCode, parsed: listed !== null },
+      'shell listing',
+    );
+    return listed;
   };
 
   const switchLink = async (path: string, target: string): Promise<void> => {
@@ -349,6 +436,9 @@ export function createRemoteTransport(
 
     async listDirs(dirs: readonly string[]): Promise<Map<string, DirEntry[] | null>> {
       const rels = dirs.map((d) => checkNodePath(d, label));
+      const byRel = await shellListing(rels);
+      if (byRel !== null)
+        return new Map(dirs.map((dir, i) => [dir, byRel.get(rels[i] ?? '') ?? null]));
       // One recursive listing of the root, filtered down to the wanted
       // directories (and their ancestors) and their direct entries.
       const includes = new Set<string>();
@@ -421,6 +511,7 @@ export function createRemoteTransport(
     },
 
     async close(): Promise<void> {
+      await Promise.all(ending);
       await session.close();
       const dir = await scratch?.catch(() => null);
       scratch = null;

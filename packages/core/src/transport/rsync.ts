@@ -19,6 +19,8 @@ export interface RunRsyncOptions {
   readonly keepAllLines?: boolean;
   /** Text written to rsync's stdin; when undefined, startRsync leaves stdin open. */
   readonly input?: string;
+  /** Hears each itemized change (`cL+++++++++ current -> releases/…`) as rsync prints it. */
+  readonly onItemized?: (line: string) => void;
 }
 
 /** `  1,234,567  45%   12.34MB/s    0:00:01 (xfr#3, to-chk=10/20)` (`--info=progress2`). */
@@ -94,7 +96,10 @@ async function collect(
       if (colon > 0) stats.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
       return;
     }
-    if (ITEMIZED_LINE.test(line) || options.keepAllLines) lines.push(line);
+    if (ITEMIZED_LINE.test(line)) {
+      lines.push(line);
+      options.onItemized?.(line);
+    } else if (options.keepAllLines) lines.push(line);
   };
   child.stdout?.setEncoding('utf8');
   child.stdout?.on('data', (chunk: string) => {

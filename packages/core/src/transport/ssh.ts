@@ -1,39 +1,53 @@
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { closeSync, mkdtempSync, openSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadExeca } from './exec.js';
 import type { Config, NodeConfig } from '../config/types.js';
 import { OwncdnError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { cipherPreference } from './ciphers.js';
 import { failureError } from './failure.js';
 
 /** Processes run in the C locale so their messages (which we classify) stay English. */
 export const PROCESS_ENV = { LC_ALL: 'C', LANG: 'C' } as const;
 
+/** The first command on a new connection: says whether rsync, rrsync or nothing answers. */
+export const GREETING = 'rsync --version';
+
 /** An idle shared connection closes itself after this long, so a crashed owncdn leaves nothing behind for long. */
 const CONTROL_PERSIST_S = 60;
 
-/** Runs a program with stdin closed and stdout/stderr into files; resolves with its exit status (undefined if it died by a signal). */
-async function runToFiles(
+/**
+ * Starts a program with stdin closed and stdout/stderr into files; resolves
+ * with its exit status (undefined if it died by a signal). The program is
+ * started before this returns: the files are opened synchronously, so a
+ * caller that goes on with synchronous work (a push hashes the site while the
+ * nodes' handshakes run) does not hold the start back.
+ */
+function runToFiles(
   program: string,
   args: readonly string[],
   outFile: string,
   errFile: string,
 ): Promise<number | undefined> {
-  const [out, err] = await Promise.all([open(outFile, 'w'), open(errFile, 'w')]);
+  const out = openSync(outFile, 'w');
+  const err = openSync(errFile, 'w');
   try {
-    return await new Promise<number | undefined>((resolve, reject) => {
-      const child = spawn(program, args, {
-        stdio: ['ignore', out.fd, err.fd],
-        env: { ...process.env, ...PROCESS_ENV },
-      });
+    const child = spawn(program, args, {
+      stdio: ['ignore', out, err],
+      env: { ...process.env, ...PROCESS_ENV },
+    });
+    return new Promise<number | undefined>((resolve, reject) => {
       child.once('error', reject);
       child.once('close', (code) => resolve(code ?? undefined));
     });
   } finally {
-    await Promise.all([out.close(), err.close()]);
+    // The child holds its own copies of the descriptors.
+    closeSync(out);
+    closeSync(err);
   }
 }
 
@@ -79,6 +93,8 @@ export class SshSession {
   readonly #label: string;
   readonly #log: Logger;
   #controlDir: string | null = null;
+  /** `Ciphers=…` putting AES-GCM first, or null (see ciphers.ts); decided before the master starts. */
+  #ciphers: string | null | undefined;
   #master: Promise<void> | null = null;
   #greeting: { exitCode: number; stdout: string; stderr: string } | null = null;
   #closed = false;
@@ -109,6 +125,7 @@ export class SshSession {
       'ServerAliveInterval=15',
     );
     for (const option of this.#config.ssh.options) args.push('-o', option);
+    if (this.#ciphers) args.push('-o', this.#ciphers);
     if (this.#controlDir) args.push('-o', `ControlPath=${join(this.#controlDir, 'm')}`);
     return args;
   }
@@ -128,26 +145,32 @@ export class SshSession {
     return ['ssh', ...this.commandArgs()].map(quoteWord).join(' ');
   }
 
-  /** Opens the shared connection once; throws the classified error when the node cannot be reached. */
-  connect(): Promise<void> {
+  /**
+   * Opens the shared connection once; throws the classified error when the
+   * node cannot be reached. Its first session runs `greeting` (the first
+   * caller's; default `rsync --version`), whose outcome `greeting` then holds.
+   */
+  connect(greeting: string = GREETING): Promise<void> {
     if (this.#closed)
       return Promise.reject(
         new OwncdnError('OWNCDN_INTERNAL', `transport to ${this.#label} used after close()`),
       );
-    this.#master ??= this.#startMaster().catch((error: unknown) => {
+    this.#master ??= this.#startMaster(greeting).catch((error: unknown) => {
       this.#master = null;
       throw error;
     });
     return this.#master;
   }
 
-  async #startMaster(): Promise<void> {
+  async #startMaster(greeting: string): Promise<void> {
     const key = createHash('sha256').update(this.target).digest('hex').slice(0, 8);
     // A short private directory: unix socket paths are limited to ~104 bytes.
-    this.#controlDir ??= await mkdtemp(join(tmpdir(), `owncdn-ssh-${key}-`));
-    // The master's first session runs `rsync --version`: the transport needs
-    // to know what answers there (rsync, rrsync, nothing) anyway, and asking
-    // now saves a round trip. With ControlPersist the master forks into the
+    // Made synchronously, like the output files below: ssh starts in this turn.
+    this.#controlDir ??= mkdtempSync(join(tmpdir(), `owncdn-ssh-${key}-`));
+    this.#ciphers ??= cipherPreference(this.#baseArgs(), this.target, this.#config.ssh.options);
+    // The master's first session runs the greeting (`rsync --version`): the
+    // transport needs to know what answers there (rsync, rrsync, nothing)
+    // anyway, and asking now saves a round trip. With ControlPersist the master forks into the
     // background and the foreground ssh exits with the command's status once
     // the session ends; its output goes to files rather than pipes, so nothing
     // the background master inherits can keep us waiting.
@@ -161,7 +184,7 @@ export class SshSession {
       `ControlPersist=${CONTROL_PERSIST_S}`,
       this.target,
       '--',
-      'rsync --version',
+      greeting,
     ];
     this.#log.debug({ node: this.#label, args }, 'ssh connect');
     // node:child_process rather than execa here: the handshake starts without
@@ -193,7 +216,7 @@ export class SshSession {
     this.#greeting = { exitCode, stdout, stderr };
   }
 
-  /** What `rsync --version` gave on the node when the connection opened (see connect). */
+  /** What the greeting gave on the node when the connection opened (see connect). */
   get greeting(): { exitCode: number; stdout: string; stderr: string } | null {
     return this.#greeting;
   }

@@ -5,8 +5,9 @@ import type { NodeConfig } from '../config/types.js';
  * nodes, or the local filesystem for local ones (no `ssh` in owncdn.yaml).
  * Every path argument is relative to the node's root and may not escape it.
  *
- * Remote operations other than `run` use rsync alone, so they keep working for
- * a deploy user restricted by an rrsync forced command (README, least privilege).
+ * Remote operations other than `run` work with rsync alone, so they keep
+ * working for a deploy user restricted by an rrsync forced command (README,
+ * least privilege); `listDirs` uses the shell where there is one (faster).
  */
 export interface NodeTransport {
   readonly node: NodeConfig;
@@ -49,8 +50,10 @@ export interface NodeTransport {
   list(dir: string): Promise<DirEntry[] | null>;
 
   /**
-   * Lists several directories at once (one rsync call on a remote node), by
-   * path as given (`''` is the root); null for one that does not exist.
+   * Lists several directories at once, by path as given (`''` is the root);
+   * null for one that does not exist. On a remote node: one shell command
+   * (the first call, made before any other, rides on the connection's first
+   * session), or one rsync call behind rrsync.
    */
   listDirs(dirs: readonly string[]): Promise<Map<string, DirEntry[] | null>>;
 
@@ -99,7 +102,6 @@ export interface FileToWrite {
 export interface DirEntry {
   readonly name: string;
   readonly type: 'file' | 'dir' | 'symlink' | 'other';
-  readonly size: number;
   /** A symlink's target as stored (`../trees/3`); absent for other types. */
   readonly target?: string;
 }
