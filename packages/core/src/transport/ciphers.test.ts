@@ -33,20 +33,22 @@ describe.skipIf(!hasAesInstructions())('cipherPreference', () => {
       'Host other',
       '  Ciphers aes256-ctr',
     ]);
-    const preference = cipherPreference(args, 'node', []);
+    const preference = await cipherPreference(args, 'node', []);
     expect(preference).toMatch(new RegExp(`^${PREFERRED}`));
     expect(preference?.split(',')).toContain('chacha20-poly1305@openssh.com');
   });
 
   it('leaves ciphers alone when the ssh configuration or owncdn.yaml chooses them', async () => {
     const chosen = await sshConfig(['Host node', '  Ciphers chacha20-poly1305@openssh.com']);
-    expect(cipherPreference(chosen, 'node', [])).toBeNull();
+    expect(await cipherPreference(chosen, 'node', [])).toBeNull();
     const everywhere = await sshConfig(['Ciphers ^aes256-ctr']);
-    expect(cipherPreference(everywhere, 'node', [])).toBeNull();
+    expect(await cipherPreference(everywhere, 'node', [])).toBeNull();
     const plain = await sshConfig([]);
-    expect(cipherPreference(plain, 'node', ['Ciphers=aes256-ctr'])).toBeNull();
-    expect(cipherPreference(plain, 'node', ['ciphers chacha20-poly1305@openssh.com'])).toBeNull();
-    expect(cipherPreference(plain, 'node', ['Compression=no'])).toMatch(
+    expect(await cipherPreference(plain, 'node', ['Ciphers=aes256-ctr'])).toBeNull();
+    expect(
+      await cipherPreference(plain, 'node', ['ciphers chacha20-poly1305@openssh.com']),
+    ).toBeNull();
+    expect(await cipherPreference(plain, 'node', ['Compression=no'])).toMatch(
       new RegExp(`^${PREFERRED}`),
     );
   });

@@ -94,7 +94,9 @@ export class SshSession {
   readonly #log: Logger;
   #controlDir: string | null = null;
   /** `Ciphers=…` putting AES-GCM first, or null (see ciphers.ts); decided before the master starts. */
-  #ciphers: string | null | undefined;
+  #ciphers: string | null = null;
+  /** Deciding #ciphers: started with the session, so it is done by the time the master starts. */
+  readonly #choosingCiphers: Promise<void>;
   #master: Promise<void> | null = null;
   #greeting: { exitCode: number; stdout: string; stderr: string } | null = null;
   #closed = false;
@@ -109,6 +111,13 @@ export class SshSession {
     this.#config = config;
     this.#label = label;
     this.#log = log;
+    this.#choosingCiphers = cipherPreference(
+      this.#baseArgs(),
+      this.target,
+      config.ssh.options,
+    ).then((ciphers) => {
+      this.#ciphers = ciphers;
+    });
   }
 
   /** Options shared by the master and every multiplexed call (without the target). */
@@ -165,9 +174,10 @@ export class SshSession {
   async #startMaster(greeting: string): Promise<void> {
     const key = createHash('sha256').update(this.target).digest('hex').slice(0, 8);
     // A short private directory: unix socket paths are limited to ~104 bytes.
-    // Made synchronously, like the output files below: ssh starts in this turn.
+    // Made synchronously, like the output files below: ssh starts as soon as
+    // the cipher preference (asked when the session was made) is known.
     this.#controlDir ??= mkdtempSync(join(tmpdir(), `owncdn-ssh-${key}-`));
-    this.#ciphers ??= cipherPreference(this.#baseArgs(), this.target, this.#config.ssh.options);
+    await this.#choosingCiphers;
     // The master's first session runs the greeting (`rsync --version`): the
     // transport needs to know what answers there (rsync, rrsync, nothing)
     // anyway, and asking now saves a round trip. With ControlPersist the master forks into the
