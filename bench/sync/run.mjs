@@ -19,6 +19,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OWNCDN = join(ROOT, 'packages/cli/bin/owncdn.js');
 const quick = process.argv.includes('--quick');
 const NODES = ['au', 'us', 'fr'];
+/** The two tools, and owncdn with ssh's default cipher (first pushes only). */
+const TOOLS = ['one-liner', 'owncdn', 'owncdn-default-cipher'];
 /** Timed one-file publishes in the steady state; the median is reported. */
 const STEADY_RUNS = 5;
 /** First pushes per tool, in alternating order, each to empty nodes; the median is reported. */
@@ -95,7 +97,8 @@ async function oneLiner(site, sshConfig, base) {
   return { ms, bytes, skewMs: Math.max(...ends) - Math.min(...ends) };
 }
 
-async function owncdnPush(configFile, site) {
+/** One `owncdn sync push`; `cache` is its XDG_CACHE_HOME (each owncdn variant has its own). */
+async function owncdnPush(configFile, site, cache) {
   const { stdout, ms } = await run(
     process.execPath,
     [
@@ -110,7 +113,7 @@ async function owncdnPush(configFile, site) {
       '--log-level',
       'silent',
     ],
-    { env: { ...process.env, XDG_CACHE_HOME: cacheHome } },
+    { env: { ...process.env, XDG_CACHE_HOME: cache } },
   );
   const result = JSON.parse(stdout);
   if (!result.ok) throw new Error(`push failed: ${result.error?.message}`);
@@ -138,7 +141,16 @@ async function medianOf(n, change, push) {
   return median(runs);
 }
 
-function writeConfig(file, sshConfig, roots) {
+/**
+ * ssh's own cipher list (no configuration): the `owncdn-default-cipher` runs
+ * name it in `ssh.options`, which turns off owncdn's AES-GCM preference, so
+ * the table shows what that preference is worth.
+ */
+const SSH_DEFAULT_CIPHERS = /^ciphers (\S+)$/m.exec(
+  execFileSync('ssh', ['-F', '/dev/null', '-G', 'localhost'], { encoding: 'utf8' }),
+)?.[1];
+
+function writeConfig(file, sshConfig, roots, sshOptions = []) {
   const nodes = NODES.map(
     (name, i) =>
       `  - { name: ${name}, ipv4: 127.0.0.${11 + i}, continents: [${['OC', 'NA', 'EU'][i]}], default: ${i === 0}, ssh: ${name}, root: ${roots[name]}, http: 1 }`,
@@ -149,7 +161,7 @@ function writeConfig(file, sshConfig, roots) {
       'site: { domain: example.test, names: [example.test] }',
       'nodes:',
       ...nodes,
-      `ssh: { config: ${sshConfig} }`,
+      `ssh: { config: ${sshConfig}, options: ${JSON.stringify(sshOptions)} }`,
       'dns: { nameservers: [{ name: ns1.example.test, ipv4: 127.0.0.53 }] }',
       'certd: { email: null }',
       'sync: { confirmTimeout: 1s }',
@@ -170,7 +182,6 @@ function touchAll(dir) {
 
 const work = mkdtempSync(join(tmpdir(), 'owncdn-bench-sync-'));
 const scratch = mountScratch(work);
-const cacheHome = join(scratch.path, 'cache');
 const sshd = await startSshd(join(work, 'sshd'), NODES);
 const cleanUp = async () => {
   for (const child of running) {
@@ -210,46 +221,54 @@ try {
     // Per tool: its own copy of the site (owncdn sets content times in its
     // copy), nodes and config.
     const tools = {};
-    for (const tool of ['one-liner', 'owncdn']) {
+    for (const tool of TOOLS) {
       const src = join(scratch.path, `${tool}-site`);
       rmSync(src, { recursive: true, force: true });
       makeSite(src, site);
       const base = join(scratch.path, `${tool}-nodes`);
       const roots = Object.fromEntries(NODES.map((n) => [n, join(base, n)]));
       const configFile = join(work, `${tool}.yaml`);
-      writeConfig(configFile, sshd.clientConfig, roots);
+      // Its own cache: a push prunes the release manifests its nodes no longer hold.
+      const cache = join(scratch.path, `${tool}-cache`);
+      writeConfig(
+        configFile,
+        sshd.clientConfig,
+        roots,
+        tool === 'owncdn-default-cipher' ? [`Ciphers=${SSH_DEFAULT_CIPHERS}`] : [],
+      );
       // Dirty pages flushed before each timed push (for both tools): writeback
       // of the previous step's files would otherwise land in the timed one.
       const push = () => {
         execFileSync('sync');
-        return tool === 'owncdn'
-          ? owncdnPush(configFile, src)
-          : oneLiner(src, sshd.clientConfig, base);
+        return tool === 'one-liner'
+          ? oneLiner(src, sshd.clientConfig, base)
+          : owncdnPush(configFile, src, cache);
       };
       /** Empty nodes, and for owncdn no caches and a fresh checkout's mtimes: a first push. */
       const reset = () => {
         rmSync(base, { recursive: true, force: true });
         for (const root of Object.values(roots)) mkdirSync(root, { recursive: true });
-        if (tool === 'owncdn') {
-          rmSync(cacheHome, { recursive: true, force: true });
+        if (tool !== 'one-liner') {
+          rmSync(cache, { recursive: true, force: true });
           touchAll(src);
         }
       };
       tools[tool] = { src, push, reset };
     }
-    // First pushes in alternating order (one-liner first, then owncdn first, …):
-    // a machine that slows down for a while slows both tools alike.
-    const firsts = { 'one-liner': [], owncdn: [] };
+    // First pushes in rotating order (one-liner first, then owncdn first, …):
+    // a machine that slows down for a while slows every tool alike.
+    const firsts = Object.fromEntries(TOOLS.map((tool) => [tool, []]));
     for (let round = 0; round < FIRST_RUNS; round++) {
-      const order = round % 2 === 0 ? ['one-liner', 'owncdn'] : ['owncdn', 'one-liner'];
+      const order = TOOLS.map((_, i) => TOOLS[(i + round) % TOOLS.length]);
       for (const tool of order) {
         tools[tool].reset();
         firsts[tool].push(await tools[tool].push());
       }
       console.log(
-        `first push ${round + 1}/${FIRST_RUNS}: one-liner ${(firsts['one-liner'].at(-1).ms / 1000).toFixed(2)} s, owncdn ${(firsts.owncdn.at(-1).ms / 1000).toFixed(2)} s`,
+        `first push ${round + 1}/${FIRST_RUNS}: ${TOOLS.map((t) => `${t} ${(firsts[t].at(-1).ms / 1000).toFixed(2)} s`).join(', ')}`,
       );
     }
+    const defaultCipher = median(firsts['owncdn-default-cipher']);
     const results = {};
     for (const tool of ['one-liner', 'owncdn']) {
       const { src, push } = tools[tool];
@@ -274,7 +293,7 @@ try {
       results[tool] = { first, oneFile, touched, steady };
       console.log(tool, JSON.stringify(results[tool]));
     }
-    rows.push({ site, ...results });
+    rows.push({ site, ...results, defaultCipher });
     for (const tool of Object.keys(tools)) {
       rmSync(join(scratch.path, `${tool}-site`), { recursive: true, force: true });
       rmSync(join(scratch.path, `${tool}-nodes`), { recursive: true, force: true });
@@ -300,6 +319,7 @@ const lines = [
   "owncdn: content hash (digests cached between pushes), content-derived mtimes, upload into a tree (`trees/<n>`: a new one hard-linked with `--link-dest` while a node keeps fewer than `sync.keep` = 5 releases, else the tree of the release retention retires, updated in place: rsync gets only the names that differ from that release's recorded manifest), the `releases/<id>` link, prepared switch on all nodes, /healthz confirmation (no origin running: answered at once), retention.",
   `"first push": ${FIRST_RUNS} rounds, the tools taking turns to go first, each to empty nodes (owncdn: no caches, every mtime new, as after a fresh clone); the median of each tool, and the spread of the per-round ratios in the goals below. The other scenarios continue from each tool's last first push.`,
   `"one changed file" is the second push ever (the node holds one release, so a new hard-linked tree is built); "5 releases kept" is the same change once the node holds \`sync.keep\` releases (after three more publishes, not timed), the state of any site published for more than a few days: the median of ${STEADY_RUNS} publishes for both tools (range in the goals below).`,
+  `"…, owncdn with ssh's default cipher": the same first pushes, in the same rotation, with \`ssh.options: [Ciphers=${SSH_DEFAULT_CIPHERS}]\`, which turns off owncdn's AES-GCM preference (the one-liner uses ssh's default, ChaCha20-Poly1305, first in that list).`,
   "Bytes are the sum over the three nodes as rsync counts them; skew is the spread between the nodes' switches (owncdn) or the rsyncs' ends (one-liner: the window in which nodes serve different versions).",
   '',
 ];
@@ -320,10 +340,15 @@ for (const row of rows) {
     ['steady', 'one changed file, 5 releases kept'],
   ]) {
     const a = row['one-liner'][key];
-    const b = row.owncdn[key];
-    lines.push(
-      `| ${row.site.name} | ${label} | ${s(a.ms)} | ${s(b.ms)} | ${(b.ms / a.ms).toFixed(2)}× | ${mib(a.bytes)} | ${mib(b.bytes)} | ${b.skewMs.toFixed(1)} ms | ${a.skewMs.toFixed(0)} ms |`,
-    );
+    for (const [b, what] of [
+      [row.owncdn[key], label],
+      ...(key === 'first'
+        ? [[row.defaultCipher, `${label}, owncdn with ssh's default cipher`]]
+        : []),
+    ])
+      lines.push(
+        `| ${row.site.name} | ${what} | ${s(a.ms)} | ${s(b.ms)} | ${(b.ms / a.ms).toFixed(2)}× | ${mib(a.bytes)} | ${mib(b.bytes)} | ${b.skewMs.toFixed(1)} ms | ${a.skewMs.toFixed(0)} ms |`,
+      );
   }
 }
 const big = rows.at(-1);
@@ -334,7 +359,7 @@ lines.push(
     const a = r['one-liner'].first;
     const b = r.owncdn.first;
     const ratios = b.runs.map((ms, i) => ms / a.runs[i]).sort((x, y) => x - y);
-    return `- full push within 1.15× of the one-liner (${r.site.name}): ${(b.ms / a.ms).toFixed(2)}× (medians of ${FIRST_RUNS}: ${s(b.ms)} against ${s(a.ms)}; per round ${ratios[0].toFixed(2)}–${ratios.at(-1).toFixed(2)}×)`;
+    return `- full push within 1.15× of the one-liner (${r.site.name}): ${(b.ms / a.ms).toFixed(2)}× (medians of ${FIRST_RUNS}: ${s(b.ms)} against ${s(a.ms)}; per round ${ratios[0].toFixed(2)}–${ratios.at(-1).toFixed(2)}×); ${(r.defaultCipher.ms / a.ms).toFixed(2)}× with ssh's default cipher`;
   }),
   `- one-file push under 1.5 s for ${big.site.name}: ${s(big.owncdn.steady.ms)} with 5 releases kept (median of ${STEADY_RUNS}, ${s(big.owncdn.steady.minMs)}–${s(big.owncdn.steady.maxMs)}; upload: ${big.owncdn.steady.uploads}); ${s(big.owncdn.oneFile.ms)} as the second push ever (new hard-linked tree)`,
   ...rows.map(

@@ -321,6 +321,17 @@ describe('ssh transport', { timeout: 30_000 }, () => {
     await expect(transport.list('')).rejects.toMatchObject({ code: 'OWNCDN_RSYNC_MISSING' });
   });
 
+  it('says so when rsync is missing on a node whose first call is a listing', async () => {
+    // A shell on the PATH, but no rsync: the greeting's listing never starts.
+    const bin = await makeTempDir('owncdn-bin-');
+    await symlink('/bin/sh', join(bin, 'sh'));
+    const sshd = await startSshd({ forcedCommand: `PATH=${bin}; eval "$SSH_ORIGINAL_COMMAND"` });
+    const { transport } = await sshNode(sshd);
+    await expect(transport.listDirs(['', 'releases'])).rejects.toThrow(
+      'connect to au (node) failed: rsync is not installed on the node; install it there (`apt-get install rsync`)',
+    );
+  });
+
   it.skipIf(!hasAesInstructions())(
     'prefers AES-GCM unless the ssh configuration chooses ciphers',
     async () => {
