@@ -65,6 +65,28 @@ describe('content-derived mtimes', () => {
     );
   });
 
+  it('refuses a file holding more than its size said, and reads one of exactly its size', async () => {
+    // /proc files are regular files whose stat size (0) is not what they hold:
+    // as a site file that grew between its stat and its read looks.
+    expect(() => readSmallFile('/proc/self/status', false)).toThrow(
+      /was written while it was read/,
+    );
+    const site = await makeSite({
+      'empty.html': '',
+      'one.html': 'x',
+      'big.html': 'y'.repeat(70_000),
+    });
+    for (const [name, text] of [
+      ['empty.html', ''],
+      ['one.html', 'x'],
+      ['big.html', 'y'.repeat(70_000)],
+    ] as const) {
+      const read = readSmallFile(join(site, name), false);
+      expect(read.digest).toBe(createHash('sha256').update(text).digest('hex'));
+      expect(read.stamp.size).toBe(text.length);
+    }
+  });
+
   it('gives the same content the same time, within the documented range', () => {
     const digest = 'ab'.repeat(32);
     const us = contentTimeUs(digest);

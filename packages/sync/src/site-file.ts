@@ -55,12 +55,15 @@ export function readSmallFile(
     const stamp = toStamp(before);
     if (before.size > WHOLE_READ_MAX_BYTES) return { stamp, digest: '' };
     if (readBuffer.length < before.size + 1) readBuffer = Buffer.allocUnsafe(before.size + 1);
-    // One byte more than the size: a file that grew meanwhile shows.
+    // One byte more than the size: a file that grew meanwhile shows. A read
+    // that stops one byte short at exactly the size is the end of the file:
+    // no second read to hear it (one syscall of eight per file).
     let length = 0;
     for (;;) {
-      const n = readSync(fd, readBuffer, length, readBuffer.length - length, length);
+      const want = before.size + 1 - length;
+      const n = readSync(fd, readBuffer, length, want, length);
       length += n;
-      if (n === 0 || length > before.size) break;
+      if (n === 0 || length > before.size || (n < want && length === before.size)) break;
     }
     const digest = createHash('sha256').update(readBuffer.subarray(0, length)).digest('hex');
     const after = fstatSync(fd);
