@@ -57,7 +57,7 @@ export const EMPTY_CACHE: SiteCache = { files: new Map(), listing: null };
  * not trusted: a write in the same clock tick would leave the stamp unchanged
  * (git's "racily clean" entries).
  */
-const RACY_MS = 100;
+export const RACY_MS = 100;
 
 /** Where the digests of `source` are kept: `$XDG_CACHE_HOME/owncdn/` (or `~/.cache/owncdn/`). */
 export function digestCacheFile(source: string): string {

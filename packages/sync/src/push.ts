@@ -38,7 +38,7 @@ import {
   releaseHash,
 } from './release.js';
 import type { FileDigest, SourceSummary } from './release.js';
-import { EMPTY_CACHE, digestCacheFile, loadDigests, saveDigests } from './digest-cache.js';
+import { EMPTY_CACHE, RACY_MS, digestCacheFile, loadDigests, saveDigests } from './digest-cache.js';
 import {
   diffManifest,
   dropManifest,
@@ -53,6 +53,14 @@ import { pruneReleases } from './retention.js';
 import { prepareSwitch } from './switch.js';
 import { planUpload } from './upload-plan.js';
 import type { UploadPlan } from './upload-plan.js';
+
+/**
+ * The digest cache is written this long after hashing ends, during the
+ * uploads: a stamp younger than RACY_MS is not cached, and the files just
+ * given their content time would all be that young. 20,000 files take
+ * ~40 ms of CPU to write, which at the end of a push is 40 ms more to wait.
+ */
+const CACHE_AFTER_MS = RACY_MS + 20;
 
 interface Session {
   readonly node: NodeConfig;
@@ -153,9 +161,16 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
   const cacheFile = options.digestCache ?? digestCacheFile(source);
   let digests: ReadonlyMap<string, FileDigest> | null = null;
   // A dry run writes nothing, not even the cache.
-  const saveCache = async (): Promise<void> => {
-    if (digests !== null && !dryRun && cacheFile !== null)
-      await saveDigests(cacheFile, digests, summary.listing);
+  let savingCache: Promise<void> | null = null;
+  let cacheTimer: NodeJS.Timeout | undefined;
+  /** Writes the digest cache once: at the timer set when hashing ends, or when settling, whichever comes first. */
+  const saveCache = (): Promise<void> => {
+    clearTimeout(cacheTimer);
+    savingCache ??= (async () => {
+      if (digests !== null && !dryRun && cacheFile !== null)
+        await saveDigests(cacheFile, digests, summary.listing);
+    })();
+    return savingCache;
   };
   // What each release published from here held, to send a reused tree only the differences.
   const manifests =
@@ -176,11 +191,13 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
   /**
    * What this machine keeps for the next push: the digests, and the release's
    * manifest unless a file rsync may have read changed after it was hashed (a
-   * later delta would trust a wrong record). Written once the nodes are
-   * switched (or the push ends): the ~0.2 s of CPU it takes for 20,000 files
-   * would otherwise delay the switch. Files stamped a moment ago (the few
-   * just given their content time) are kept out of the cache as racy (see
-   * RACY_MS) and read again next time.
+   * later delta would trust a wrong record). The digests are written while
+   * the nodes upload, once the content times just set are no longer racy
+   * (CACHE_AFTER_MS after hashing); a push that ends sooner writes them here,
+   * and files stamped a moment ago are then kept out of the cache as racy
+   * (RACY_MS) and read again next time. The manifest waits for the uploads:
+   * it needs every file's stamp checked after rsync read it (~50 ms for
+   * 20,000 files, after the switch).
    */
   const settle = (): Promise<void> =>
     (settling ??= (async () => {
@@ -210,6 +227,10 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     }).then((hashed) => {
       summary = hashed;
       digests = hashed.fileDigests;
+      cacheTimer = setTimeout(() => {
+        saveCache().catch(() => undefined); // thrown by settle
+      }, CACHE_AFTER_MS);
+      cacheTimer.unref();
       return hashed;
     });
     hashing.catch(() => undefined); // thrown below, once every node was read
