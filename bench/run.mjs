@@ -49,10 +49,12 @@ const sections = NAMES.map((name) => {
 });
 const summary = `# owncdn benchmarks
 
-Written by \`pnpm bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} × ${cpu},
-${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}. owncdn and its anchors run side by side in one
-run, on loopback, with the load generator on the same cores; absolute figures move ±15 % from run to
-run, so compare the ratios. Each benchmark's method is in bench/<name>/README.md.
+Assembled by \`pnpm bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0, 10)} (${cpus().length} × ${cpu},
+${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}) from each benchmark's latest results,
+bench/results/<name>.md: each section names the date and machine of its own run (\`pnpm bench sync\`
+reruns one). owncdn and its anchors run side by side in one run, on loopback, with the load generator
+on the same cores; absolute figures move ±15 % from run to run, and more between machines, so compare
+the ratios. Each benchmark's method is in bench/<name>/README.md.
 
 ${sections.join('\n\n')}
 `;
