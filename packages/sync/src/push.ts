@@ -1,4 +1,3 @@
-import { lstatSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import {
@@ -8,51 +7,35 @@ import {
   createTransport,
   selectNodes,
 } from '@owncdn/core';
-import type {
-  Config,
-  NodeConfig,
-  NodeTransport,
-  PreparedSwitch,
-  TransferProgress,
-  TransferResult,
-} from '@owncdn/core';
+import type { Config } from '@owncdn/core';
 import type { NodeState, SyncEvent, SyncFailure } from './events.js';
 import { confirmRelease, createHealthClient } from './health.js';
-import {
-  closeTransports,
-  readNodeReleases,
-  toFailure,
-  treeDir,
-  treeLinkTarget,
-} from './node-state.js';
-import type { NodeReleases, ReleaseEntry } from './node-state.js';
+import { closeTransports, toFailure, treeDir } from './node-state.js';
+import type { ReleaseEntry } from './node-state.js';
+import { newSession, readNode, restoreRetired, uploadTo } from './node-upload.js';
+import type { PushSession, UploadContext } from './node-upload.js';
 import {
   checkSource,
   hashSource,
   firstChangedSince,
   makeReleaseId,
   releaseTime,
-  sitePrefix,
   publishFilters,
-  releaseDir,
   releaseHash,
 } from './release.js';
 import type { FileDigest, SourceSummary } from './release.js';
 import { EMPTY_CACHE, RACY_MS, digestCacheFile, loadDigests, saveDigests } from './digest-cache.js';
 import {
-  diffManifest,
   dropManifest,
   loadManifest,
   manifestDir,
   pruneManifests,
   saveManifest,
 } from './manifest.js';
-import type { Delta, Manifest } from './manifest.js';
-import type { PushNodeResult, PushOptions, PushResult } from './push-types.js';
+import type { Manifest } from './manifest.js';
+import type { PushOptions, PushResult } from './push-types.js';
 import { pruneReleases } from './retention.js';
 import { prepareSwitch } from './switch.js';
-import { planUpload } from './upload-plan.js';
-import type { UploadPlan } from './upload-plan.js';
 
 /**
  * The digest cache is written this long after hashing ends, during the
@@ -62,36 +45,13 @@ import type { UploadPlan } from './upload-plan.js';
  */
 const CACHE_AFTER_MS = RACY_MS + 20;
 
-interface Session {
-  readonly node: NodeConfig;
-  readonly transport: NodeTransport;
-  state: NodeState;
-  releases: NodeReleases | null;
-  /** The tree the release went into, once uploaded. */
-  tree: string | null;
-  /** Where this node's upload goes (planned as soon as its state is read). */
-  plan: UploadPlan | null;
-  /** Removing the release whose tree the plan reuses: started while the site is hashed (rejects when it failed). */
-  retiring: Promise<void> | null;
-  /** A release removed so that its tree could be reused. */
-  retired: string | null;
-  /** The recorded content of the release whose tree the plan reuses (loaded while the site is hashed). */
-  before: Promise<Manifest | null> | null;
-  /** The names sent instead of a whole-tree comparison, when the upload was a delta. */
-  delta: Delta | null;
-  /** True once rsync may have written into the planned tree. */
-  treeTouched: boolean;
-  /** The switch of `current`, prepared as soon as this node's upload was done. */
-  prepared: PreparedSwitch | null;
-  result: Omit<PushNodeResult, 'node' | 'label' | 'state'>;
-}
-
 /**
- * Publishes `site.content` as a new release on every selected node: upload in
- * parallel into `releases/<id>/` (hard-linking unchanged files against the
- * current release), then, only when every node holds the whole release
- * (or `allowPartial`), switch `current` everywhere at once, confirm through
- * /healthz and prune old releases. Resolves with a result whose `ok` is false
+ * Publishes `site.content` as a new release on every selected node: upload
+ * in parallel into a tree `trees/<n>/` (a reused one, or a new one
+ * hard-linked against the current release) named by `releases/<id>`, then,
+ * only when every node holds the whole release (or `allowPartial`), switch
+ * `current` everywhere at once, confirm through /healthz and prune old
+ * releases. Resolves with a result whose `ok` is false
  * (and `error` set) when anything failed; throws only for bad options.
  */
 export async function push(config: Config, options: PushOptions = {}): Promise<PushResult> {
@@ -110,38 +70,14 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
   // A dry run compares by checksum: it must not set mtimes in the source either.
   const detect = dryRun ? 'checksum' : (options.detect ?? 'content-mtime');
   await checkSource(source);
-  const sessions: Session[] = nodes.map((node) => ({
-    node,
-    transport: createTransport(config, node, { log }),
-    state: 'connecting',
-    releases: null,
-    tree: null,
-    plan: null,
-    retiring: null,
-    retired: null,
-    before: null,
-    delta: null,
-    treeTouched: false,
-    prepared: null,
-    result: {
-      previous: null,
-      current: null,
-      filesTransferred: 0,
-      filesTotal: 0,
-      upload: 'none',
-      bytesSent: 0,
-      uploadMs: 0,
-      confirmation: 'skipped',
-      pruned: [],
-      changes: [],
-      error: null,
-    },
-  }));
-  const setState = (s: Session, state: NodeState, message?: string) => {
+  const sessions: PushSession[] = nodes.map((node) =>
+    newSession(node, createTransport(config, node, { log })),
+  );
+  const setState = (s: PushSession, state: NodeState, message?: string) => {
     s.state = state;
     emit({ type: 'state', node: s.node.name, state, ...(message ? { message } : {}) });
   };
-  const fail = (s: Session, error: unknown) => {
+  const fail = (s: PushSession, error: unknown) => {
     s.result = { ...s.result, error: toFailure(error) };
     setState(s, 'failed', s.result.error?.message);
     log.error({ node: s.node.name, err: s.result.error }, 'node failed');
@@ -216,7 +152,21 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
   try {
     // 1. What each node has (its connection's first session lists it: a few
     // hundred ms per node) while the site is hashed here.
-    const reads = new Map(sessions.map((s) => [s, readNode(s)]));
+    const ctx: UploadContext = {
+      source,
+      filters,
+      detect,
+      dryRun,
+      keep,
+      signal: options.signal,
+      bwlimitKiBps: options.bwlimitKiBps,
+      progress,
+      emit,
+      setState,
+      fail,
+      manifestOf,
+    };
+    const reads = new Map(sessions.map((s) => [s, readNode(ctx, s)]));
     const reading = Promise.all(reads.values());
     // Digests of the last push load while the site is listed.
     const known = cacheFile === null ? EMPTY_CACHE : loadDigests(cacheFile);
@@ -273,7 +223,9 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
 
     // 3. Upload everywhere at once: each node as soon as it is read and the
     // site hashed, without waiting for the slowest handshake.
-    const uploading = Promise.all(sessions.map((s) => uploadTo(s, reads.get(s), hashing, naming)));
+    const uploading = Promise.all(
+      sessions.map((s) => uploadTo(ctx, s, reads.get(s), hashing, naming)),
+    );
     try {
       await naming;
     } finally {
@@ -434,183 +386,6 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     }
     await closeTransports(sessions, log);
     await agent.close();
-  }
-
-  /**
-   * What a node holds, and where its upload will go. Never rejects: a failure
-   * is the node's. The release whose tree the plan reuses is retired now,
-   * while the site is still being hashed (a round trip off the critical
-   * path), and put back if this push turns out to need no upload.
-   */
-  async function readNode(s: Session): Promise<void> {
-    setState(s, 'connecting');
-    try {
-      s.releases = await readNodeReleases(s.transport);
-      s.result = { ...s.result, previous: s.releases.current, current: s.releases.current };
-      s.plan = planUpload(s.releases, keep, dryRun);
-      const retire = s.plan.retire;
-      if (retire) {
-        s.before = manifestOf(retire.id);
-        s.retiring = s.transport.remove([releaseDir(retire.id)]).then(() => {
-          s.retired = retire.id;
-        });
-        s.retiring.catch(() => undefined); // thrown where the upload awaits it
-      }
-    } catch (e) {
-      fail(s, e);
-    }
-  }
-
-  /**
-   * One node's upload, once it is read (`read`) and the site hashed: into the
-   * planned tree, then its `releases/<id>` link (the id from `naming`), and
-   * its switch prepared. Never rejects: a failure is the node's. A node that
-   * already holds a release of this content waits for the id, and uploads
-   * only if it is not that one.
-   */
-  async function uploadTo(
-    s: Session,
-    read: Promise<void> | undefined,
-    hashing: Promise<SourceSummary>,
-    naming: Promise<string>,
-  ): Promise<void> {
-    await read;
-    const have = s.releases;
-    const plan = s.plan;
-    if (!have || !plan) return;
-    let hashed: SourceSummary;
-    try {
-      hashed = await hashing;
-    } catch {
-      return; // the push fails with the hashing's error
-    }
-    const hash = hashed.hash.slice(0, 12);
-    if (have.releases.some((r) => r.complete && releaseHash(r.id) === hash)) {
-      let id: string;
-      try {
-        id = await naming;
-      } catch {
-        return;
-      }
-      if (have.releases.some((r) => r.id === id && r.complete)) {
-        try {
-          await restoreRetired(s);
-        } catch (e) {
-          fail(s, e);
-          return;
-        }
-        setState(s, have.current === id ? 'unchanged' : 'uploaded');
-        return;
-      }
-    }
-    setState(s, 'uploading');
-    const t0 = performance.now();
-    try {
-      await s.retiring;
-      const before = s.retired !== null && s.before ? await s.before : null;
-      const delta = before === null ? null : diffManifest(before, hashed);
-      s.delta = delta;
-      s.treeTouched = true;
-      const transferring = s.transport.syncDirectory(source, treeDir(plan.tree), {
-        ...(delta === null ? {} : { only: delta }),
-        checksum: detect === 'checksum',
-        preserveTimes: detect === 'content-mtime',
-        listChanges: dryRun, // only a dry run shows them
-        delete: true,
-        linkDest: plan.linkDest,
-        filters,
-        dryRun,
-        signal: options.signal,
-        ...(options.bwlimitKiBps ? { bwlimitKiBps: options.bwlimitKiBps } : {}),
-        ...(progress
-          ? {
-              onProgress: (p: TransferProgress) =>
-                emit({
-                  type: 'progress',
-                  node: s.node.name,
-                  bytes: p.bytes,
-                  percent: p.percent,
-                  bytesPerSecond: p.bytesPerSecond,
-                  files: p.files ?? 0,
-                }),
-            }
-          : {}),
-      });
-      transferring.catch(() => undefined); // awaited below
-      // Where a node takes overlapping calls, the release link and the switch
-      // connect while the tree uploads: two round trips less after it (they
-      // only wait meanwhile). The link is written only once the tree is whole
-      // (it is the completion mark: only a whole tree is ever named by a
-      // release), the switch only in the switch round, after every node's
-      // link exists.
-      let linkAhead: Promise<PreparedSwitch> | null = null;
-      let switchAhead: Promise<PreparedSwitch> | null = null;
-      let transfer: TransferResult;
-      try {
-        const id = await naming;
-        if (!dryRun && s.transport.concurrent) {
-          linkAhead = s.transport.prepareSwitchLink(releaseDir(id), treeLinkTarget(plan.tree));
-          switchAhead = s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(id));
-          for (const p of [linkAhead, switchAhead]) p.catch(() => undefined); // thrown below, or cancelled
-        }
-        transfer = await transferring;
-        if (delta !== null) checkUnchanged(source, delta);
-        if (!dryRun) {
-          if (linkAhead) await (await linkAhead).commit();
-          else await s.transport.switchLink(releaseDir(id), treeLinkTarget(plan.tree));
-          s.tree = plan.tree;
-          // Ready to flip while slower nodes are still uploading.
-          s.prepared = await (switchAhead ??
-            s.transport.prepareSwitchLink(NODE_LAYOUT.current, releaseDir(id)));
-        }
-      } catch (error) {
-        await transferring.catch(() => undefined); // no rsync left writing into the tree
-        const waiting = [linkAhead, switchAhead].flatMap((p) => (p ? [p] : []));
-        await Promise.all(waiting.map((p) => p.then((q) => q.cancel()).catch(() => undefined)));
-        throw error;
-      }
-      s.result = {
-        ...s.result,
-        filesTransferred: transfer.filesTransferred,
-        filesTotal: delta === null ? transfer.filesTotal : hashed.files,
-        upload: delta === null ? 'full' : 'delta',
-        bytesSent: transfer.bytesSent,
-        uploadMs: Math.round(performance.now() - t0),
-        changes: dryRun ? transfer.changes : [],
-      };
-      setState(s, 'uploaded');
-    } catch (e) {
-      fail(s, e);
-    }
-  }
-
-  /**
-   * A delta upload trusts that the site did not change since it was hashed: a
-   * name to send that vanished would have become a deletion, one to remove that
-   * came back would have been sent. Either way the tree is not the release.
-   */
-  function checkUnchanged(dir: string, delta: { send: string[]; remove: string[] }): void {
-    const prefix = sitePrefix(dir);
-    const vanished = delta.send.find(
-      (n) => lstatSync(prefix + n, { throwIfNoEntry: false }) === undefined,
-    );
-    const back = delta.remove.find(
-      (n) => lstatSync(prefix + n, { throwIfNoEntry: false }) !== undefined,
-    );
-    const name = vanished ?? back;
-    if (name !== undefined)
-      throw new OwncdnError(
-        'OWNCDN_SYNC_PUSH_FAILED',
-        `${dir} changed while it was pushed (${name} ${vanished === undefined ? 'came back' : 'vanished'}); no node was switched: push again`,
-      );
-  }
-
-  /** Re-creates the link of a release retired for its tree, unless the upload has started writing there. */
-  async function restoreRetired(s: Session): Promise<void> {
-    await s.retiring?.catch(() => undefined); // a failed retirement removed nothing
-    if (s.retired === null || s.treeTouched || !s.plan) return;
-    await s.transport.switchLink(releaseDir(s.retired), treeLinkTarget(s.plan.tree));
-    s.retired = null;
   }
 
   function finish(): PushResult {
