@@ -180,9 +180,9 @@ export class SshSession {
     await this.#choosingCiphers;
     // The master's first session runs the greeting (`rsync --version`): the
     // transport needs to know what answers there (rsync, rrsync, nothing)
-    // anyway, and asking now saves a round trip. With ControlPersist the master forks into the
-    // background and the foreground ssh exits with the command's status once
-    // the session ends; its output goes to files rather than pipes, so nothing
+    // anyway, and asking now saves a round trip. With ControlPersist the
+    // master forks into the background and the foreground ssh exits with the
+    // command's status once the session ends; its output goes to files rather than pipes, so nothing
     // the background master inherits can keep us waiting.
     const outFile = join(this.#controlDir, 'master.out');
     const errFile = join(this.#controlDir, 'master.err');
