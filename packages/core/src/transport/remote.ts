@@ -8,7 +8,14 @@ import type { Logger } from '../log.js';
 import { failureError } from './failure.js';
 import { isVersionOf, versionName } from './local.js';
 import { checkLinkTarget, checkNodePath, splitNodePath } from './paths.js';
-import { filterLiteral, parseListLine, runRsync, startRsync } from './rsync.js';
+import {
+  CHANGES_FLAG,
+  filterLiteral,
+  itemizedName,
+  parseListLine,
+  runRsync,
+  startRsync,
+} from './rsync.js';
 import type { RsyncRun } from './rsync.js';
 import { GREETING, SshSession } from './ssh.js';
 import { beforeListing, parseShellListing, shellListingCommand } from './shell-listing.js';
@@ -21,10 +28,6 @@ import type {
   SyncDirectoryOptions,
   TransferResult,
 } from './types.js';
-
-/** One line per changed name: `%i` is ITEMIZE_WIDTH characters, a space, then the name (and ` -> target` for a link). */
-const ITEMIZE_FLAG = '--out-format=%i %n%L';
-const ITEMIZE_WIDTH = 11;
 
 /** rrsync (without -no-lock) lets one rsync at a time into its directory. */
 const RRSYNC_LOCKED = /Another instance of rrsync is already accessing this directory/;
@@ -217,7 +220,7 @@ export function createRemoteTransport(
       '-e',
       session.rshCommand(),
       '-l',
-      ITEMIZE_FLAG,
+      CHANGES_FLAG,
       '--from0',
       '--files-from=-',
       '--mkpath',
@@ -237,7 +240,7 @@ export function createRemoteTransport(
     const release = await acquire();
     const started = await startRsync(args, {
       onItemized: (line) => {
-        if (line.slice(ITEMIZE_WIDTH + 1) === itemized) linked();
+        if (itemizedName(line) === itemized) linked();
       },
     });
     let finished: Promise<RsyncRun> | null = null;

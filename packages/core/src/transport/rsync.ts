@@ -25,8 +25,15 @@ export interface RunRsyncOptions {
 
 /** `  1,234,567  45%   12.34MB/s    0:00:01 (xfr#3, to-chk=10/20)` (`--info=progress2`). */
 const PROGRESS_LINE = /^\s*([\d,]+)\s+(\d+)%\s+([\d.,]+)([kMGT]?)B\/s\S*\s+\S+(?:\s+\(xfr#(\d+))?/;
-/** `>f+++++++++ name`, `cd+++++++++ dir/`, `*deleting   name` (`--out-format=%i %n%L`). */
+/** A machine-readable line per changed name (`>f+++++++++ name`, `cL+++++++++ link -> target`). */
+export const CHANGES_FLAG = '--out-format=%i %n%L';
+/** `>f+++++++++ name`, `cd+++++++++ dir/`, `*deleting   name` (CHANGES_FLAG's lines). */
 const ITEMIZED_LINE = /^(\*deleting|[<>ch.][fdLDS][-.+?a-zA-Z ]{9}) /;
+
+/** What a CHANGES_FLAG line names: `name`, or `name -> target` for a link (`%i` is 11 characters and a space). */
+export function itemizedName(line: string): string {
+  return line.slice(12);
+}
 /** `Total bytes sent: 1,234` and the other `--stats` lines. */
 const STATS_LINE =
   /^(Number of [^:]+|Total [^:]+|Literal data|Matched data|File list [^:]+|sent|total size is)[:\s]/;

@@ -1,5 +1,5 @@
 import type { SyncDirectoryOptions, TransferResult } from './types.js';
-import { runRsync, transferResult } from './rsync.js';
+import { CHANGES_FLAG, runRsync, transferResult } from './rsync.js';
 import type { RsyncRun } from './rsync.js';
 
 /**
@@ -31,9 +31,6 @@ const REPORT_FLAGS = ['--stats', '--no-human-readable', '-8'] as const;
 
 /** Running totals for `onProgress`: rsync prints one line per file sent. */
 const PROGRESS_FLAG = '--info=progress2';
-
-/** A machine-readable line per changed name (`>f+++++++++ name`), for `TransferResult.changes`. */
-const CHANGES_FLAG = '--out-format=%i %n%L';
 
 export interface SyncEndpoints {
   /** rsync's `-e` command, or null for a local copy. */
