@@ -80,10 +80,8 @@ export function createRemoteTransport(
   /** One local scratch directory per transport (a promise: concurrent first calls share it). */
   let scratch: Promise<string> | null = null;
 
-  let greetingListing: GreetingListing | null = null;
-
-  const probe = async (): Promise<FarSide> => {
-    const listing = greetingListing;
+  /** Learns what answers on the node; `listing`, when given, rides on the connection's greeting. */
+  const probe = async (listing: GreetingListing | null): Promise<FarSide> => {
     await session.connect(
       listing === null ? GREETING : shellListingCommand(node.root, listing.rels, true),
     );
@@ -106,8 +104,9 @@ export function createRemoteTransport(
       session.target,
     );
   };
-  const far = (): Promise<FarSide> => {
-    farSide ??= probe()
+  /** What answers on the node, learnt once; only the call that starts learning it can pass `listing`. */
+  const far = (listing: GreetingListing | null = null): Promise<FarSide> => {
+    farSide ??= probe(listing)
       .then((side) => {
         restricted = side.restricted;
         return side;
@@ -256,31 +255,29 @@ export function createRemoteTransport(
     };
     return {
       commit: async () => {
-        const run = finish(`${name}\0`);
+        const run = finish(`${name}\0`).then((r) => {
+          log.debug({ node: node.name, args, exitCode: r.exitCode }, 'rsync switch');
+          return r;
+        });
         const first = await Promise.race([inPlace, run]);
-        if (first === null) {
-          // In place: the rest is rsync's own ending, heard in the background.
-          const end = run.then(
-            (r) => {
-              log.debug({ node: node.name, args, exitCode: r.exitCode }, 'rsync switch');
-              if (r.exitCode !== 0)
-                log.warn(
-                  { node: node.name, stderr: r.stderr },
-                  'switch rsync failed after the link was in place',
-                );
-            },
-            (e: unknown) =>
-              log.warn(
-                { node: node.name, err: e },
-                'switch rsync failed after the link was in place',
-              ),
-          );
-          ending.add(end);
-          void end.finally(() => ending.delete(end));
+        if (first !== null) {
+          if (first.exitCode !== 0) fail('switch on', first);
           return;
         }
-        log.debug({ node: node.name, args, exitCode: first.exitCode }, 'rsync switch');
-        if (first.exitCode !== 0) fail('switch on', first);
+        // In place: the rest is rsync's own ending, heard in the background.
+        const warn = (fields: object) =>
+          log.warn(
+            { node: node.name, ...fields },
+            'switch rsync failed after the link was in place',
+          );
+        const end = run.then(
+          (r) => {
+            if (r.exitCode !== 0) warn({ stderr: r.stderr });
+          },
+          (e: unknown) => warn({ err: e }),
+        );
+        ending.add(end);
+        void end.finally(() => ending.delete(end));
       },
       cancel: async () => {
         await finish('');
@@ -296,15 +293,10 @@ export function createRemoteTransport(
   const shellListing = async (
     rels: readonly string[],
   ): Promise<Map<string, DirEntry[] | null> | null> => {
-    const mine: GreetingListing | null =
-      farSide === null && greetingListing === null ? { rels, listed: null } : null;
-    if (mine !== null) greetingListing = mine;
-    try {
-      if ((await far()).restricted) return null;
-    } finally {
-      if (mine !== null) greetingListing = null;
-    }
-    if (mine?.listed) return mine.listed;
+    const mine: GreetingListing | null = farSide === null ? { rels, listed: null } : null;
+    if ((await far(mine)).restricted) return null;
+    // The greeting's listing, or null when it did not parse (rsync lists then).
+    if (mine !== null) return mine.listed;
     const result = await session.exec(shellListingCommand(node.root, rels, false));
     const stdout = typeof result.stdout === 'string' ? result.stdout : '';
     const listed = result.exitCode === 0 ? parseShellListing(stdout, rels) : null;
