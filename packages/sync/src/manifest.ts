@@ -1,6 +1,7 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@owncdn/core';
+import { shortHash } from './release.js';
 import type { SourceSummary } from './release.js';
 
 // What a release holds, as this machine published it: every entry's kind
@@ -37,7 +38,7 @@ function manifestFile(dir: string, hash12: string): string {
 /** The release's manifest, or null when this machine has none (or it is damaged, or for other content). */
 export async function loadManifest(dir: string, hash: string): Promise<Manifest | null> {
   try {
-    const parsed = JSON.parse(await readFile(manifestFile(dir, hash.slice(0, 12)), 'utf8')) as {
+    const parsed = JSON.parse(await readFile(manifestFile(dir, shortHash(hash)), 'utf8')) as {
       format?: unknown;
       hash?: unknown;
       entries?: unknown;
@@ -72,7 +73,7 @@ export async function saveManifest(dir: string, summary: SourceSummary): Promise
   if (entries.some(([kind, , , digest]) => kind === '-' && digest === '')) return;
   try {
     await writeFileAtomic(
-      manifestFile(dir, summary.hash.slice(0, 12)),
+      manifestFile(dir, shortHash(summary.hash)),
       `${JSON.stringify({ format: FORMAT, hash: summary.hash, entries })}\n`,
       { mode: 0o600, mkdir: true, durable: false }, // a cache: see AtomicWriteOptions.durable
     );
@@ -83,7 +84,7 @@ export async function saveManifest(dir: string, summary: SourceSummary): Promise
 
 /** Removes the record of one release (it may not match what the nodes received). */
 export async function dropManifest(dir: string, hash: string): Promise<void> {
-  await rm(manifestFile(dir, hash.slice(0, 12)), { force: true }).catch(() => undefined);
+  await rm(manifestFile(dir, shortHash(hash)), { force: true }).catch(() => undefined);
 }
 
 /** Removes manifests of releases no node keeps any more (`keep`: content hashes, 12 hex digits). */

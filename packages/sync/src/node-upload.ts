@@ -17,7 +17,7 @@ import type { Delta, Manifest } from './manifest.js';
 import { readNodeReleases, treeDir, treeLinkTarget } from './node-state.js';
 import type { NodeReleases } from './node-state.js';
 import type { PushNodeResult } from './push-types.js';
-import { releaseDir, releaseHash, sitePrefix } from './release.js';
+import { releaseDir, releaseHash, shortHash, sitePrefix } from './release.js';
 import type { SourceSummary } from './release.js';
 import { planUpload } from './upload-plan.js';
 import type { UploadPlan } from './upload-plan.js';
@@ -132,7 +132,7 @@ export async function readNode(ctx: UploadContext, s: PushSession): Promise<void
 export async function uploadTo(
   ctx: UploadContext,
   s: PushSession,
-  read: Promise<void> | undefined,
+  read: Promise<void>,
   hashing: Promise<SourceSummary>,
   naming: Promise<string>,
 ): Promise<void> {
@@ -146,7 +146,7 @@ export async function uploadTo(
   } catch {
     return; // the push fails with the hashing's error
   }
-  const hash = hashed.hash.slice(0, 12);
+  const hash = shortHash(hashed.hash);
   if (have.releases.some((r) => r.complete && releaseHash(r.id) === hash)) {
     let id: string;
     try {

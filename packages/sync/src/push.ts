@@ -22,6 +22,7 @@ import {
   releaseTime,
   publishFilters,
   releaseHash,
+  shortHash,
 } from './release.js';
 import type { FileDigest, SourceSummary } from './release.js';
 import { EMPTY_CACHE, RACY_MS, digestCacheFile, loadDigests, saveDigests } from './digest-cache.js';
@@ -166,8 +167,8 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
       fail,
       manifestOf,
     };
-    const reads = new Map(sessions.map((s) => [s, readNode(ctx, s)]));
-    const reading = Promise.all(reads.values());
+    const reads = sessions.map((s) => ({ s, read: readNode(ctx, s) }));
+    const reading = Promise.all(reads.map(({ read }) => read));
     // Digests of the last push load while the site is listed.
     const known = cacheFile === null ? EMPTY_CACHE : loadDigests(cacheFile);
     const hashing = hashSource(source, filters, {
@@ -192,7 +193,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     const naming = (async () => {
       const hashed = await hashing;
       await reading;
-      const hash = hashed.hash.slice(0, 12);
+      const hash = shortHash(hashed.hash);
       const held = sessions.flatMap((s) => s.releases?.releases ?? []);
       const reused = held
         .filter((r) => r.complete && releaseHash(r.id) === hash)
@@ -224,7 +225,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     // 3. Upload everywhere at once: each node as soon as it is read and the
     // site hashed, without waiting for the slowest handshake.
     const uploading = Promise.all(
-      sessions.map((s) => uploadTo(ctx, s, reads.get(s), hashing, naming)),
+      reads.map(({ s, read }) => uploadTo(ctx, s, read, hashing, naming)),
     );
     try {
       await naming;

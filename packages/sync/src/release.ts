@@ -50,7 +50,12 @@ export function makeReleaseId(date: Date, hash: string): string {
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
-  return `${stamp}-${hash.slice(0, HASH_LENGTH)}`;
+  return `${stamp}-${shortHash(hash)}`;
+}
+
+/** The part of a content hash a release id keeps (and its manifest is named by). */
+export function shortHash(hash: string): string {
+  return hash.slice(0, HASH_LENGTH);
 }
 
 /** The push time in a release id (ms since the epoch), or null when `id` is not one. */
