@@ -1,7 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { createLogger, createSilentLogger, createTransport, loadConfig } from '@owncdn/core';
+import { createSilentLogger, createTransport, loadConfig } from '@owncdn/core';
 import { startOrigin } from '@owncdn/origin';
 import type { RunningOrigin } from '@owncdn/origin';
 import type { Config, Logger, NodeConfig, NodeTransport } from '@owncdn/core';
@@ -27,33 +26,7 @@ export const FAST_TIMINGS: Partial<CertdTimings> = {
   retryDelaysMs: [1_000, 2_000, 4_000],
 };
 
-/** A logger writing JSON lines into memory, to assert on events and on secrets never appearing. */
-export function memoryLogger(level: 'debug' | 'info' = 'debug'): {
-  log: Logger;
-  text(): string;
-  lines(): Record<string, unknown>[];
-} {
-  let text = '';
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      text += chunk.toString('utf8');
-      callback();
-    },
-  });
-  const log = createLogger({ level, destination });
-  return {
-    log,
-    text: () => text,
-    lines: () =>
-      text
-        .split('\n')
-        .filter(Boolean)
-        .map((line): Record<string, unknown> => {
-          const parsed: unknown = JSON.parse(line);
-          return typeof parsed === 'object' && parsed !== null ? { ...parsed } : {};
-        }),
-  };
-}
+export { memoryLogger } from '../../../test/support/log.js';
 
 export interface LabDirs {
   readonly dir: string;

@@ -13,6 +13,7 @@ import {
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { memoryLogger } from '../../../test/support/log.js';
 import { startSshd } from '../../../test/support/sshd.js';
 import type { Sshd } from '../../../test/support/sshd.js';
 import { makeTempDir, writeTree } from '../../../test/support/tmp.js';
@@ -58,22 +59,6 @@ async function sshNode(
   const dir = root ?? join(await makeTempDir('owncdn-node-'), 'root with space');
   await mkdir(dir, { recursive: true });
   return { root: dir, transport: open(makeConfig(dir, 'node', sshd.clientConfig), log) };
-}
-
-/** A logger that keeps the messages it was given. */
-function recordingLogger(): { log: Logger; messages: string[] } {
-  const messages: string[] = [];
-  const record = (a: object | string, b?: string) => {
-    messages.push(typeof a === 'string' ? a : (b ?? ''));
-  };
-  const log: Logger = {
-    error: record,
-    warn: record,
-    info: record,
-    debug: record,
-    child: () => log,
-  };
-  return { log, messages };
 }
 
 /** The contract every transport keeps, run against a local, an ssh and an rrsync-restricted node. */
@@ -256,14 +241,16 @@ describe('ssh transport', { timeout: 30_000 }, () => {
 
     const sshd = await startSshd();
     // The first call rides on the connection's greeting: no call of its own.
-    const first = recordingLogger();
-    const shell = await sshNode(sshd, root, first.log);
+    const logged = memoryLogger();
+    const messages = () => logged.lines().map((line) => line.msg);
+    const shell = await sshNode(sshd, root, logged.log);
     expect(await shell.transport.listDirs(dirs)).toEqual(byRsync);
-    expect(first.messages).not.toContain('shell listing');
-    expect(first.messages).not.toContain('rsync');
+    expect(messages()).toContain('ssh connect');
+    expect(messages()).not.toContain('shell listing');
+    expect(messages()).not.toContain('rsync');
     // Later calls: one shell command each.
     expect(await shell.transport.listDirs(dirs)).toEqual(byRsync);
-    expect(first.messages).toContain('shell listing');
+    expect(messages()).toContain('shell listing');
 
     // A node whose root does not exist yet lists nothing, both ways.
     const fresh = await sshNode(sshd, join(root, 'trees/1/new'));
