@@ -18,7 +18,7 @@ import {
 } from './rsync.js';
 import type { RsyncRun } from './rsync.js';
 import { GREETING, SshSession } from './ssh.js';
-import { beforeListing, parseShellListing, shellListingCommand } from './shell-listing.js';
+import { beforeListing, byName, parseShellListing, shellListingCommand } from './shell-listing.js';
 import { runSyncDirectory } from './sync-directory.js';
 import type {
   DirEntry,
@@ -426,7 +426,7 @@ export function createRemoteTransport(
         const entry = parseListLine(line);
         if (entry && entry.name !== '.') entries.push(toDirEntry(entry, entry.name));
       }
-      return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return entries.sort(byName);
     },
 
     async listDirs(dirs: readonly string[]): Promise<Map<string, DirEntry[] | null>> {
@@ -472,9 +472,7 @@ export function createRemoteTransport(
       const listed = new Map<string, DirEntry[] | null>();
       dirs.forEach((dir, i) => {
         const rel = rels[i] ?? '';
-        const entries = (byDir.get(rel) ?? []).sort((a, b) =>
-          a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-        );
+        const entries = (byDir.get(rel) ?? []).sort(byName);
         listed.set(dir, present.has(rel) ? entries : null);
       });
       return listed;

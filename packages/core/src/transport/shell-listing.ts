@@ -7,6 +7,11 @@
 import type { DirEntry } from './types.js';
 import { quoteWord } from './ssh.js';
 
+/** Orders directory entries by name, code unit by code unit (as every listing here is sorted). */
+export function byName(a: { readonly name: string }, b: { readonly name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
 /** Separates what came before (the greeting's `rsync --version`) from the listing. */
 const MARKER = '\n@owncdn-listing@\n';
 /** The last record: a listing cut short (a killed shell) lacks it. */
@@ -80,7 +85,6 @@ export function parseShellListing(
     } else return null;
   }
   if (listed.size !== new Set(rels).size || rels.some((r) => !listed.has(r))) return null;
-  for (const list of listed.values())
-    list?.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const list of listed.values()) list?.sort(byName);
   return listed;
 }
