@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -7,24 +7,23 @@ import { OwncdnError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { failureError } from './failure.js';
 import { isVersionOf, versionName } from './local.js';
-import { checkLinkTarget, checkNodePath, splitNodePath } from './paths.js';
-import {
-  CHANGES_FLAG,
-  filterLiteral,
-  itemizedName,
-  parseListLine,
-  runRsync,
-  startRsync,
-} from './rsync.js';
+import { checkNodePath, splitNodePath } from './paths.js';
+import { prepareRemoteSwitch } from './remote-switch.js';
+import { filterLiteral, parseListLine, runRsync } from './rsync.js';
 import type { RsyncRun } from './rsync.js';
+import {
+  LIST_ARGS,
+  dirsListingFilters,
+  parseDirListing,
+  parseDirsListing,
+} from './rsync-listing.js';
 import { GREETING, SshSession } from './ssh.js';
-import { beforeListing, byName, parseShellListing, shellListingCommand } from './shell-listing.js';
+import { beforeListing, parseShellListing, shellListingCommand } from './shell-listing.js';
 import { runSyncDirectory } from './sync-directory.js';
 import type {
   DirEntry,
   FileToWrite,
   NodeTransport,
-  PreparedSwitch,
   SyncDirectoryOptions,
   TransferResult,
 } from './types.js';
@@ -51,15 +50,6 @@ interface GreetingListing {
 /** rsync's "No such file or directory" for a missing source or destination parent (rrsync says it its own way). */
 const MISSING =
   /(change_dir|link_stat|mkdir|opendir) .*failed: No such file or directory \(2\)|rrsync error: .*No such file or directory/;
-
-/** A parsed `rsync --list-only` line as a DirEntry named `name`. */
-function toDirEntry(entry: NonNullable<ReturnType<typeof parseListLine>>, name: string): DirEntry {
-  return {
-    name,
-    type: entry.type,
-    ...(entry.target === null ? {} : { target: entry.target }),
-  };
-}
 
 /**
  * A node reached over the system ssh and rsync. Every operation but `run` is
@@ -188,11 +178,9 @@ export function createRemoteTransport(
 
   const readLink = async (path: string): Promise<string | null> => {
     const rel = checkNodePath(path, label);
-    const run = await rsync(
-      'read link on',
-      ['--list-only', '--links', '--no-human-readable', '-8', await remoteArg(rel)],
-      { allowMissing: true },
-    );
+    const run = await rsync('read link on', [...LIST_ARGS, await remoteArg(rel)], {
+      allowMissing: true,
+    });
     if (!run) return null;
     for (const line of run.lines) {
       const entry = parseListLine(line);
@@ -204,86 +192,22 @@ export function createRemoteTransport(
   /** Prepared switches whose link is in place but whose rsync is still ending (see prepareSwitchLink); close() waits for them. */
   const ending = new Set<Promise<void>>();
 
-  const prepareSwitchLink = async (path: string, target: string): Promise<PreparedSwitch> => {
-    const rel = checkNodePath(path, label);
-    checkLinkTarget(rel, target, label);
-    const { parent, name } = splitNodePath(rel);
-    const dir = await localScratch();
-    await symlink(target, join(dir, name));
-    // Connected now, waiting for its file list: commit() only sends the list,
-    // so several nodes flip within a round trip of each other (NOTES.md: a new
-    // ssh channel at flip time costs ~1.5 round trips). rsync ≥ 3.2.4 replaces
-    // an existing symlink by creating a temporary one and renaming it over.
-    const dest = await remoteArg(parent, true); // connects first, so rshCommand() names the ControlPath
-    const args = [
-      '-e',
-      session.rshCommand(),
-      '-l',
-      CHANGES_FLAG,
-      '--from0',
-      '--files-from=-',
-      '--mkpath',
-      `${dir}/`,
-      dest,
-    ];
-    // rsync prints `cL… <name> -> <target>` once the node has renamed the new
-    // link into place (generator.c itemizes after atomic_create). It exits
-    // 20–40 ms later: it waits for its ssh child in 20 ms sleeps
-    // (main.c, wait_process_with_flush), twice per switch on the path of a push.
-    const itemized = `${name} -> ${target}`;
-    let linked: () => void = () => undefined;
-    const inPlace = new Promise<null>((resolve) => {
-      linked = () => resolve(null);
-    });
-    // Held until rsync exits: behind rrsync the waiting rsync holds its lock.
-    const release = await acquire();
-    const started = await startRsync(args, {
-      onItemized: (line) => {
-        if (itemizedName(line) === itemized) linked();
+  const prepareSwitchLink = (path: string, target: string) =>
+    prepareRemoteSwitch(
+      {
+        nodeName: node.name,
+        label,
+        log,
+        remoteArg,
+        rsh: () => session.rshCommand(),
+        localScratch,
+        acquire,
+        fail,
+        ending,
       },
-    });
-    let finished: Promise<RsyncRun> | null = null;
-    const finish = (list: string): Promise<RsyncRun> => {
-      if (finished === null) {
-        started.stdin?.end(list);
-        finished = started.finished.finally(async () => {
-          release();
-          await rm(dir, { recursive: true, force: true });
-        });
-      }
-      return finished;
-    };
-    return {
-      commit: async () => {
-        const run = finish(`${name}\0`).then((r) => {
-          log.debug({ node: node.name, args, exitCode: r.exitCode }, 'rsync switch');
-          return r;
-        });
-        const first = await Promise.race([inPlace, run]);
-        if (first !== null) {
-          if (first.exitCode !== 0) fail('switch on', first);
-          return;
-        }
-        // In place: the rest is rsync's own ending, heard in the background.
-        const warn = (fields: object) =>
-          log.warn(
-            { node: node.name, ...fields },
-            'switch rsync failed after the link was in place',
-          );
-        const end = run.then(
-          (r) => {
-            if (r.exitCode !== 0) warn({ stderr: r.stderr });
-          },
-          (e: unknown) => warn({ err: e }),
-        );
-        ending.add(end);
-        void end.finally(() => ending.delete(end));
-      },
-      cancel: async () => {
-        await finish('');
-      },
-    };
-  };
+      path,
+      target,
+    );
 
   /**
    * `rels` listed through the node's shell: taken from the greeting when this
@@ -415,67 +339,27 @@ export function createRemoteTransport(
 
     async list(dir: string): Promise<DirEntry[] | null> {
       const rel = checkNodePath(dir, label);
-      const run = await rsync(
-        'list on',
-        ['--list-only', '--links', '--no-human-readable', '-8', await remoteArg(rel, true)],
-        { allowMissing: true },
-      );
-      if (!run) return null;
-      const entries: DirEntry[] = [];
-      for (const line of run.lines) {
-        const entry = parseListLine(line);
-        if (entry && entry.name !== '.') entries.push(toDirEntry(entry, entry.name));
-      }
-      return entries.sort(byName);
+      const run = await rsync('list on', [...LIST_ARGS, await remoteArg(rel, true)], {
+        allowMissing: true,
+      });
+      return run ? parseDirListing(run.lines) : null;
     },
 
     async listDirs(dirs: readonly string[]): Promise<Map<string, DirEntry[] | null>> {
       const rels = dirs.map((d) => checkNodePath(d, label));
-      const byRel = await shellListing(rels);
-      if (byRel !== null)
-        return new Map(dirs.map((dir, i) => [dir, byRel.get(rels[i] ?? '') ?? null]));
-      // One recursive listing of the root, filtered down to the wanted
-      // directories (and their ancestors) and their direct entries.
-      const includes = new Set<string>();
-      for (const rel of rels) {
-        const parts = rel === '' ? [] : rel.split('/');
-        for (let i = 1; i <= parts.length; i++)
-          includes.add(`+ /${parts.slice(0, i).map(filterLiteral).join('/')}/`);
-        includes.add(`+ /${[...parts.map(filterLiteral), '*'].join('/')}`);
+      // Through the node's shell when it has one, else one recursive rsync
+      // listing of the root, filtered down to the wanted directories.
+      let byRel = await shellListing(rels);
+      if (byRel === null) {
+        const filters = dirsListingFilters(rels);
+        const run = await rsync(
+          'list on',
+          [...LIST_ARGS, '-r', ...filters, await remoteArg('', true)],
+          { allowMissing: true },
+        );
+        byRel = parseDirsListing(run?.lines ?? null, rels);
       }
-      const run = await rsync(
-        'list on',
-        [
-          '--list-only',
-          '-r',
-          '--links',
-          '--no-human-readable',
-          '-8',
-          ...[...includes].map((rule) => `--filter=${rule}`),
-          '--filter=- *',
-          await remoteArg('', true),
-        ],
-        { allowMissing: true },
-      );
-      const byDir = new Map<string, DirEntry[]>();
-      const present = new Set<string>(run ? [''] : []);
-      for (const line of run?.lines ?? []) {
-        const entry = parseListLine(line);
-        if (!entry || entry.name === '.') continue;
-        if (entry.type === 'dir') present.add(entry.name);
-        const slash = entry.name.lastIndexOf('/');
-        const parent = slash < 0 ? '' : entry.name.slice(0, slash);
-        const list = byDir.get(parent) ?? [];
-        list.push(toDirEntry(entry, entry.name.slice(slash + 1)));
-        byDir.set(parent, list);
-      }
-      const listed = new Map<string, DirEntry[] | null>();
-      dirs.forEach((dir, i) => {
-        const rel = rels[i] ?? '';
-        const entries = (byDir.get(rel) ?? []).sort(byName);
-        listed.set(dir, present.has(rel) ? entries : null);
-      });
-      return listed;
+      return new Map(dirs.map((dir, i) => [dir, byRel.get(rels[i] ?? '') ?? null]));
     },
 
     readLink,
