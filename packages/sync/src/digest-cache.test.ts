@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { makeSite, makeTempDir } from '../../../test/support/tmp.js';
 import { loadDigests, saveDigests } from './digest-cache.js';
 import type { SiteCache } from './digest-cache.js';
-import { hashSource } from './release.js';
+import { hashSource } from './site-hash.js';
 
 const FILTERS = ['+ /.well-known/', '- .*'];
 const FAKE = 'f'.repeat(64);

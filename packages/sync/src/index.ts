@@ -6,4 +6,6 @@ export { status } from './status.js';
 export type { StatusNode, StatusResult } from './status.js';
 export type { NodeState, SyncEvent, SyncFailure, SyncOptions } from './events.js';
 export type { OriginHealth } from './health.js';
-export { RELEASE_ID, hashSource, makeReleaseId, publishFilters } from './release.js';
+export { RELEASE_ID, makeReleaseId } from './release.js';
+export { hashSource } from './site-hash.js';
+export { publishFilters } from './site-listing.js';

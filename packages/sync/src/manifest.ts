@@ -2,7 +2,7 @@ import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@owncdn/core';
 import { shortHash } from './release.js';
-import type { SourceSummary } from './release.js';
+import type { SourceSummary } from './site-hash.js';
 
 // What a release holds, as this machine published it: every entry's kind
 // (`-` file, `d` directory, `l` symlink), symlink target and file digest,

@@ -17,8 +17,9 @@ import type { Delta, Manifest } from './manifest.js';
 import { readNodeReleases, treeDir, treeLinkTarget } from './node-state.js';
 import type { NodeReleases } from './node-state.js';
 import type { PushNodeResult } from './push-types.js';
-import { releaseDir, releaseHash, shortHash, sitePrefix } from './release.js';
-import type { SourceSummary } from './release.js';
+import { releaseDir, releaseHash, shortHash } from './release.js';
+import type { SourceSummary } from './site-hash.js';
+import { sitePrefix } from './site-listing.js';
 import { planUpload } from './upload-plan.js';
 import type { UploadPlan } from './upload-plan.js';
 

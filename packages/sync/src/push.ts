@@ -14,17 +14,10 @@ import { closeTransports, toFailure, treeDir } from './node-state.js';
 import type { ReleaseEntry } from './node-state.js';
 import { newSession, readNode, restoreRetired, uploadTo } from './node-upload.js';
 import type { PushSession, UploadContext } from './node-upload.js';
-import {
-  checkSource,
-  hashSource,
-  firstChangedSince,
-  makeReleaseId,
-  releaseTime,
-  publishFilters,
-  releaseHash,
-  shortHash,
-} from './release.js';
-import type { FileDigest, SourceSummary } from './release.js';
+import { makeReleaseId, releaseHash, releaseTime, shortHash } from './release.js';
+import { firstChangedSince, hashSource } from './site-hash.js';
+import type { FileDigest, SourceSummary } from './site-hash.js';
+import { checkSource, publishFilters } from './site-listing.js';
 import { EMPTY_CACHE, RACY_MS, digestCacheFile, loadDigests, saveDigests } from './digest-cache.js';
 import {
   dropManifest,

@@ -4,7 +4,8 @@ import { mkdir, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeSite } from '../../../test/support/tmp.js';
-import { applyContentTimes, hashSource, makeReleaseId, releaseTime } from './release.js';
+import { makeReleaseId, releaseTime } from './release.js';
+import { applyContentTimes, hashSource } from './site-hash.js';
 import { contentTimeUs, readSmallFile } from './site-file.js';
 
 const FILTERS = ['+ /.well-known/', '- .*'];

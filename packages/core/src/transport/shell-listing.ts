@@ -3,7 +3,7 @@
 // costs ~50 ms (rsync waits for its ssh child in 20 ms sleeps), and it can
 // ride on the connection's first session (see SshSession.connect), so a push
 // learns a node's state without a round trip of its own. Users restricted by
-// rrsync have no shell: they are listed by rsync (remote.ts).
+// rrsync have no shell: they are listed by rsync (rsync-listing.ts).
 import type { DirEntry } from './types.js';
 import { quoteWord } from './ssh.js';
 
