@@ -9,12 +9,13 @@ import {
 } from '@owncdn/core';
 import type { Config } from '@owncdn/core';
 import type { NodeState, SyncEvent, SyncFailure } from './events.js';
-import { confirmRelease, createHealthClient } from './health.js';
-import { closeTransports, toFailure, treeDir } from './node-state.js';
-import type { ReleaseEntry } from './node-state.js';
+import { confirmAndPrune } from './after-switch.js';
+import type { AfterSwitchContext } from './after-switch.js';
+import { createHealthClient } from './health.js';
+import { closeTransports, toFailure } from './node-state.js';
 import { newSession, readNode, restoreRetired, uploadTo } from './node-upload.js';
 import type { PushSession, UploadContext } from './node-upload.js';
-import { makeReleaseId, releaseHash, releaseTime, shortHash } from './release.js';
+import { chooseRelease, releaseHash } from './release.js';
 import { firstChangedSince, hashSource } from './site-hash.js';
 import type { FileDigest, SourceSummary } from './site-hash.js';
 import { checkSource, publishFilters } from './site-listing.js';
@@ -28,7 +29,6 @@ import {
 } from './manifest.js';
 import type { Manifest } from './manifest.js';
 import type { PushOptions, PushResult } from './push-types.js';
-import { pruneReleases } from './retention.js';
 import { prepareSwitch } from './switch.js';
 
 /**
@@ -179,38 +179,16 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     });
     hashing.catch(() => undefined); // thrown below, once every node was read
 
-    // 2. The release id, once the site is hashed and every node read: one
-    // already complete with this content is reused (publishing the same site
-    // again, or again after a partial push); a new one is never earlier than
-    // one a node holds.
+    // 2. The release id (chooseRelease), once the site is hashed and every node read.
     const naming = (async () => {
       const hashed = await hashing;
       await reading;
-      const hash = shortHash(hashed.hash);
       const held = sessions.flatMap((s) => s.releases?.releases ?? []);
-      const reused = held
-        .filter((r) => r.complete && releaseHash(r.id) === hash)
-        .sort((a, b) => (a.id < b.id ? 1 : -1))[0]?.id;
-      release =
-        reused ??
-        makeReleaseId(
-          releaseTime(
-            options.now ?? new Date(),
-            held.map((r) => r.id),
-          ),
-          hash,
-        );
-      emit({
-        type: 'release',
-        release,
-        files: hashed.files,
-        bytes: hashed.bytes,
-        reused: reused !== undefined,
-      });
-      log.info(
-        { release, files: hashed.files, bytes: hashed.bytes, reused: reused !== undefined },
-        'release built',
-      );
+      const chosen = chooseRelease(hashed.hash, held, options.now ?? new Date());
+      release = chosen.id;
+      const built = { release, files: hashed.files, bytes: hashed.bytes, reused: chosen.reused };
+      emit({ type: 'release', ...built });
+      log.info(built, 'release built');
       return release;
     })();
     naming.catch(() => undefined); // the same failure as hashing's
@@ -282,59 +260,17 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
 
     // 5. Confirm through origin, then prune.
     const live = sessions.filter((s) => s.result.current === release);
-    await Promise.all(
-      live.map(async (s) => {
-        const answer = await confirmRelease(agent, config, s.node, release, {
-          timeoutMs: options.confirmTimeoutMs ?? config.sync.confirmTimeoutMs,
-          signal: options.signal,
-        });
-        s.result = { ...s.result, confirmation: answer.status };
-        if (answer.status === 'confirmed') setState(s, 'confirmed');
-        else if (answer.status === 'no-origin') {
-          emit({
-            type: 'warning',
-            node: s.node.name,
-            message: `no origin answered on ${s.node.name} (${answer.error}); the release is switched but not confirmed`,
-          });
-          log.warn({ node: s.node.name, error: answer.error }, 'no origin answered');
-        } else
-          setState(
-            s,
-            'unconfirmed',
-            `origin on ${s.node.name} still serves ${answer.served ?? 'no release'}`,
-          );
-        try {
-          const have = s.releases;
-          const known = (have?.releases ?? []).filter(
-            (r) => r.id !== release && r.id !== s.retired,
-          );
-          const added: ReleaseEntry = { id: release, complete: true, dir: treeDir(s.tree ?? '') };
-          const releases = [...known, ...(s.tree === null ? [] : [added])].sort((a, b) =>
-            a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
-          );
-          const trees = [
-            ...new Set([...(have?.trees ?? []), ...(s.tree === null ? [] : [s.tree])]),
-          ];
-          const pruned = await pruneReleases(s.transport, {
-            state: { releases, trees: trees.sort((a, b) => Number(a) - Number(b)) },
-            keep,
-            current: release,
-            previous: s.result.previous,
-          });
-          // A release retired to reuse its tree was removed by this push too.
-          s.result = { ...s.result, pruned: [...(s.retired ? [s.retired] : []), ...pruned] };
-        } catch (e) {
-          // Retention is housekeeping: the release is live, so a failed prune only warns.
-          emit({
-            type: 'warning',
-            node: s.node.name,
-            message: `pruning old releases on ${s.node.name} failed: ${toFailure(e).message}`,
-          });
-        }
-        // Done with this node: its connection closes while others are still asked.
-        await closeTransports([s], log);
-      }),
-    );
+    const after: AfterSwitchContext = {
+      config,
+      agent,
+      keep,
+      confirmTimeoutMs: options.confirmTimeoutMs ?? config.sync.confirmTimeoutMs,
+      signal: options.signal,
+      log,
+      emit,
+      setState,
+    };
+    await Promise.all(live.map((s) => confirmAndPrune(after, s, release)));
 
     const notSwitched = sessions.filter((s) => s.state === 'failed');
     const mismatched = live.filter((s) => s.result.confirmation === 'mismatch');
@@ -375,7 +311,8 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
             .flatMap((r) => releaseHash(r.id) ?? []),
         ),
       );
-      if (release) kept.add(release.slice(-12));
+      const hash = releaseHash(release);
+      if (hash !== null) kept.add(hash);
       await pruneManifests(manifests, kept);
     }
     await closeTransports(sessions, log);

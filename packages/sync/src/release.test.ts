@@ -4,7 +4,7 @@ import { mkdir, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeSite } from '../../../test/support/tmp.js';
-import { makeReleaseId, releaseTime } from './release.js';
+import { chooseRelease, makeReleaseId, releaseTime } from './release.js';
 import { applyContentTimes, hashSource } from './site-hash.js';
 import { contentTimeUs, readSmallFile } from './site-file.js';
 
@@ -171,5 +171,29 @@ describe('release ids', () => {
     expect(releaseTime(at('2026-11-23T10:00:00.000Z'), ['not-an-id']).toISOString()).toBe(
       '2026-11-23T10:00:00.000Z',
     );
+  });
+
+  it('reuse the newest complete release of the same content, else make a new one', () => {
+    const full = `${hash}${'f'.repeat(52)}`;
+    const now = at('2026-11-23T12:00:00.000Z');
+    const held = [
+      { id: '20261123T100000Z-0123456789ab', complete: true },
+      { id: '20261123T110000Z-0123456789ab', complete: true },
+      { id: '20261123T113000Z-0123456789ab', complete: false }, // a partial upload
+      { id: '20261123T115959Z-ffffffffffff', complete: true },
+    ];
+    expect(chooseRelease(full, held, now)).toEqual({
+      id: '20261123T110000Z-0123456789ab',
+      reused: true,
+    });
+    // Other content, or none complete: a new id at the push time (the newest held is older).
+    expect(chooseRelease('a'.repeat(64), held, now)).toEqual({
+      id: '20261123T120000Z-aaaaaaaaaaaa',
+      reused: false,
+    });
+    expect(chooseRelease(full, held.slice(2), now)).toEqual({
+      id: '20261123T120000Z-0123456789ab',
+      reused: false,
+    });
   });
 });

@@ -55,3 +55,30 @@ export function releaseDir(id: string): string {
 export function completeMarker(id: string): string {
   return `${NODE_LAYOUT.releases}/${id}.complete`;
 }
+
+/**
+ * The id for a release of content `hash` (full hex): the newest complete one
+ * a node already holds with this content (publishing the same site again, or
+ * again after a partial push), else a new one never earlier than any held.
+ */
+export function chooseRelease(
+  hash: string,
+  held: readonly { readonly id: string; readonly complete: boolean }[],
+  now: Date,
+): { readonly id: string; readonly reused: boolean } {
+  const short = shortHash(hash);
+  const reused = held
+    .filter((r) => r.complete && releaseHash(r.id) === short)
+    .sort((a, b) => (a.id < b.id ? 1 : -1))[0]?.id;
+  if (reused !== undefined) return { id: reused, reused: true };
+  return {
+    id: makeReleaseId(
+      releaseTime(
+        now,
+        held.map((r) => r.id),
+      ),
+      hash,
+    ),
+    reused: false,
+  };
+}
