@@ -62,7 +62,11 @@ async function sshNode(
 }
 
 /** The contract every transport keeps, run against a local, an ssh and an rrsync-restricted node. */
-async function exerciseContract(root: string, transport: NodeTransport): Promise<void> {
+async function exerciseContract(
+  root: string,
+  transport: NodeTransport,
+  { copies = true }: { copies?: boolean } = {},
+): Promise<void> {
   const site = await writeTree(join(await makeTempDir('owncdn-src-'), 'site'), {
     'index.html': '<h1>one</h1>',
     'é à/ü.css': 'body{}',
@@ -91,6 +95,30 @@ async function exerciseContract(root: string, transport: NodeTransport): Promise
   });
   expect(dry.filesTransferred).toBe(0);
   await expect(readdir(join(root, 'releases'))).resolves.toEqual(['r1', 'r2']);
+
+  // A hard-linked copy of a tree, where the node has a shell (not behind rrsync).
+  expect(await transport.linkCopy('releases/r2', 'releases/r2 copy')).toBe(copies);
+  if (copies) {
+    const [c, d] = await Promise.all([
+      stat(join(root, 'releases/r2/é à/ü.css')),
+      stat(join(root, 'releases/r2 copy/é à/ü.css')),
+    ]);
+    expect(d.ino).toBe(c.ino);
+    expect(await readFile(join(root, 'releases/r2 copy/index.html'), 'utf8')).toBe('<h1>two</h1>');
+    // An existing destination (cp would copy into it), or a missing source: nothing copied.
+    expect(await transport.linkCopy('releases/r1', 'releases/r2 copy')).toBe(false);
+    expect(await transport.linkCopy('releases/none', 'releases/r4')).toBe(false);
+    expect((await readdir(join(root, 'releases/r2 copy'))).sort()).toEqual(['index.html', 'é à']);
+    // A destination whose parent is missing: the copy fails, naming the node.
+    await expect(transport.linkCopy('releases/r1', 'no/such/r1')).rejects.toThrow(
+      /^copy a tree on au \(.*\) failed: /,
+    );
+    await transport.remove(['releases/r2 copy']);
+  }
+  await expect(readdir(join(root, 'releases'))).resolves.toEqual(['r1', 'r2']);
+  await expect(transport.linkCopy('releases/r1', '../escape')).rejects.toMatchObject({
+    code: 'OWNCDN_PATH_UNSAFE',
+  });
 
   expect(await transport.readLink('current')).toBeNull();
   await transport.switchLink('current', 'releases/r1');
@@ -196,7 +224,7 @@ describe('ssh transport', { timeout: 30_000 }, () => {
     await mkdir(root);
     const sshd = await startSshd({ forcedCommand: `rrsync ${root}` });
     const { transport } = await sshNode(sshd, root);
-    await exerciseContract(root, transport);
+    await exerciseContract(root, transport, { copies: false });
     expect(transport.concurrent).toBe(false); // rrsync: one rsync at a time
     await expect(transport.run('true')).rejects.toThrow(
       `command on au (node) refused: the node only allows rsync (rrsync forced command); use a user with a shell for this`,

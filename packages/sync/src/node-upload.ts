@@ -5,6 +5,7 @@ import { lstatSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { NODE_LAYOUT, OwncdnError } from '@owncdn/core';
 import type {
+  Logger,
   NodeConfig,
   NodeTransport,
   PreparedSwitch,
@@ -35,9 +36,11 @@ export interface PushSession {
   plan: UploadPlan | null;
   /** Removing the release whose tree the plan reuses: started while the site is hashed (rejects when it failed). */
   retiring: Promise<void> | null;
+  /** The hard-linked copy of the current release's tree the plan starts from: started as soon as the node is read (false: not made). */
+  copying: Promise<boolean> | null;
   /** A release removed so that its tree could be reused. */
   retired: string | null;
-  /** The recorded content of the release whose tree the plan reuses (loaded while the site is hashed). */
+  /** The recorded content of the release whose tree the plan reuses or copies (loaded while the site is hashed). */
   before: Promise<Manifest | null> | null;
   /** The names sent instead of a whole-tree comparison, when the upload was a delta. */
   delta: Delta | null;
@@ -59,6 +62,7 @@ export interface UploadContext {
   readonly bwlimitKiBps: number | undefined;
   /** Emit `progress` events during uploads. */
   readonly progress: boolean;
+  readonly log: Logger;
   readonly emit: (event: SyncEvent) => void;
   readonly setState: (s: PushSession, state: NodeState, message?: string) => void;
   /** Records the node's failure (never throws for an OwncdnError). */
@@ -77,6 +81,7 @@ export function newSession(node: NodeConfig, transport: NodeTransport): PushSess
     tree: null,
     plan: null,
     retiring: null,
+    copying: null,
     retired: null,
     before: null,
     delta: null,
@@ -111,6 +116,16 @@ export async function readNode(ctx: UploadContext, s: PushSession): Promise<void
     s.result = { ...s.result, previous: s.releases.current, current: s.releases.current };
     s.plan = planUpload(s.releases, ctx.keep, ctx.dryRun);
     const retire = s.plan.retire;
+    const copyFrom = s.plan.copyFrom;
+    if (copyFrom !== null) {
+      // While the site is hashed and slower nodes connect: ~0.2 s for 20,000 files.
+      s.copying = s.transport.linkCopy(copyFrom, treeDir(s.plan.tree)).catch((error: unknown) => {
+        // rsync then fills in what the copy left out (a cp without -l; a full disk it will report).
+        ctx.log.debug({ node: s.node.name, err: error }, 'link copy failed; rsync builds the tree');
+        return false;
+      });
+      if (s.releases.current !== null) s.before = ctx.manifestOf(s.releases.current);
+    }
     if (retire) {
       s.before = ctx.manifestOf(retire.id);
       s.retiring = s.transport.remove([releaseDir(retire.id)]).then(() => {
@@ -158,6 +173,7 @@ export async function uploadTo(
     if (have.releases.some((r) => r.id === id && r.complete)) {
       try {
         await restoreRetired(s);
+        await dropCopy(s);
       } catch (e) {
         ctx.fail(s, e);
         return;
@@ -170,17 +186,17 @@ export async function uploadTo(
   const t0 = performance.now();
   try {
     await s.retiring;
-    const before = s.retired !== null && s.before ? await s.before : null;
+    s.treeTouched = true;
+    const { before, linkDest } = await prepareTree(s, plan);
     const delta = before === null ? null : diffManifest(before, hashed);
     s.delta = delta;
-    s.treeTouched = true;
     const transferring = s.transport.syncDirectory(ctx.source, treeDir(plan.tree), {
       ...(delta === null ? {} : { only: delta }),
       checksum: ctx.detect === 'checksum',
       preserveTimes: ctx.detect === 'content-mtime',
       listChanges: ctx.dryRun, // only a dry run shows them
       delete: true,
-      linkDest: plan.linkDest,
+      linkDest,
       filters: ctx.filters,
       dryRun: ctx.dryRun,
       signal: ctx.signal,
@@ -248,6 +264,28 @@ export async function uploadTo(
 }
 
 /**
+ * What the planned tree holds before rsync updates it, as far as this
+ * machine knows: a retired release's tree holds that release; a new tree
+ * copied from the current release's with hard links (see planUpload) holds
+ * that one. `before` null (not recorded
+ * here, or `--full`): rsync compares every file. `linkDest` only where rsync
+ * builds the tree from nothing.
+ */
+async function prepareTree(
+  s: PushSession,
+  plan: UploadPlan,
+): Promise<{ before: Manifest | null; linkDest: readonly string[] }> {
+  if (s.copying === null)
+    return {
+      before: s.retired !== null && s.before ? await s.before : null,
+      linkDest: plan.linkDest,
+    };
+  const copied = await s.copying;
+  if (!copied) return { before: null, linkDest: plan.linkDest };
+  return { before: s.before ? await s.before : null, linkDest: [] };
+}
+
+/**
  * A delta upload trusts that the site did not change since it was hashed: a
  * name to send that vanished would have become a deletion, one to remove that
  * came back would have been sent. Either way the tree is not the release.
@@ -266,6 +304,11 @@ function checkUnchanged(dir: string, delta: Delta): void {
       'OWNCDN_SYNC_PUSH_FAILED',
       `${dir} changed while it was pushed (${name} ${vanished === undefined ? 'came back' : 'vanished'}); no node was switched: push again`,
     );
+}
+
+/** Removes the copy made for an upload that turned out not to be needed. */
+async function dropCopy(s: PushSession): Promise<void> {
+  if (s.plan && (await s.copying)) await s.transport.remove([treeDir(s.plan.tree)]);
 }
 
 /** Re-creates the link of a release retired for its tree, unless the upload has started writing there. */

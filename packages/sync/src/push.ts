@@ -155,6 +155,7 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
       signal: options.signal,
       bwlimitKiBps: options.bwlimitKiBps,
       progress,
+      log,
       emit,
       setState,
       fail,

@@ -113,7 +113,8 @@ describe('push over ssh to three nodes', { timeout: 60_000 }, () => {
     expect(quiet.filter((e) => e.type === 'progress')).toEqual([]);
     expect(second.release).not.toBe(first.release);
     for (const node of second.nodes) {
-      expect(node.filesTransferred).toBe(1);
+      // The first tree copied with hard links on the node, then only the change sent.
+      expect([node.upload, node.filesTransferred]).toEqual(['delta', 1]);
       expect(node.previous).toBe(first.release);
       const root = cluster.roots[node.node] ?? '';
       const [before, after] = await Promise.all([
@@ -122,6 +123,10 @@ describe('push over ssh to three nodes', { timeout: 60_000 }, () => {
       ]);
       expect(after.ino).toBe(before.ino);
       expect(await readFile(join(root, 'current/index.html'), 'utf8')).toBe('<h1>hello again</h1>');
+      // The changed file was replaced in the copy, not written through the shared link.
+      expect(await readFile(join(root, 'releases', first.release, 'index.html'), 'utf8')).toBe(
+        '<h1>hello</h1>',
+      );
     }
 
     // The same content again: nothing to send, nothing to switch.
@@ -129,6 +134,9 @@ describe('push over ssh to three nodes', { timeout: 60_000 }, () => {
     expect(third.release).toBe(second.release);
     expect(third.nodes.map((n) => n.state)).toEqual(['confirmed', 'confirmed', 'confirmed']);
     expect(third.nodes.every((n) => n.bytesSent === 0 && n.filesTransferred === 0)).toBe(true);
+    // The copy made for it while the site was hashed is gone again.
+    for (const name of NODE_NAMES)
+      expect((await readdir(join(cluster.roots[name] ?? '', 'trees'))).sort()).toEqual(['1', '2']);
 
     const report = await status(cluster.config);
     expect(report).toMatchObject({ ok: true, agree: true, release: second.release });
@@ -467,9 +475,15 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
     const first = await push(cluster.config, at(1));
     await writeFile(join(site, 'index.html'), 'v2');
     const second = await push(cluster.config, at(2));
-    expect(second.nodes.map((n) => n.upload)).toEqual(['full', 'full', 'full']);
+    // A copy of the first tree, sent the first release's differences only.
+    expect(second.nodes.map((n) => [n.upload, n.filesTransferred])).toEqual(
+      [0, 1, 2].map(() => ['delta', 1]),
+    );
     const root = cluster.roots.au ?? '';
     const kept = await stat(join(root, 'releases', first.release, 'keep.css'));
+    expect((await stat(join(root, 'releases', second.release, 'keep.css'))).ino).toBe(kept.ino);
+    expect(await readFile(join(root, 'releases', first.release, 'index.html'), 'utf8')).toBe('v1');
+    expect(await treeOf(join(root, 'current'))).toEqual(await treeOf(site));
 
     // Against the first release (whose tree this push reuses): every kind of change.
     await writeFile(join(site, 'index.html'), 'v3');
@@ -593,10 +607,12 @@ describe('push to local nodes', { timeout: 60_000 }, () => {
       confirmTimeoutMs: 100,
       now: new Date('2026-01-01T00:00:02Z'),
     });
-    expect(second.nodes.map((n) => [n.node, n.filesTransferred])).toEqual([
-      ['au', 1],
-      ['us', 1],
-      ['fr', 1],
+    // The local nodes copy the first tree with hard links and send the change;
+    // rrsync runs no cp, so rsync builds fr's tree with --link-dest.
+    expect(second.nodes.map((n) => [n.node, n.filesTransferred, n.upload])).toEqual([
+      ['au', 1, 'delta'],
+      ['us', 1, 'delta'],
+      ['fr', 1, 'full'],
     ]);
     const root = cluster.roots.fr ?? '';
     expect(await currentOf(root)).toBe(`releases/${second.release}`);

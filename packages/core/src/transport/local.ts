@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import {
+  chmod,
+  link,
+  lstat,
+  mkdir,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  symlink,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadExeca } from './exec.js';
 import {
@@ -40,6 +50,19 @@ function errorCode(error: unknown): string | undefined {
     typeof error.code === 'string'
     ? error.code
     : undefined;
+}
+
+/** `cp -al from to` for a tree this process may read: directories made with their modes, files hard-linked, symlinks copied. */
+async function linkTree(from: string, to: string): Promise<void> {
+  const { mode } = await lstat(from);
+  await mkdir(to);
+  await chmod(to, mode & 0o7777);
+  for (const entry of await readdir(from, { withFileTypes: true })) {
+    const [a, b] = [join(from, entry.name), join(to, entry.name)];
+    if (entry.isDirectory()) await linkTree(a, b);
+    else if (entry.isSymbolicLink()) await symlink(await readlink(a), b);
+    else await link(a, b);
+  }
 }
 
 /**
@@ -235,6 +258,39 @@ export function createLocalTransport(node: NodeConfig, log: Logger): NodeTranspo
       const listed = new Map<string, DirEntry[] | null>();
       for (const dir of dirs) listed.set(dir, await this.list(dir));
       return listed;
+    },
+
+    async linkCopy(source: string, dest: string): Promise<boolean> {
+      if (checkNodePath(source, label) === '' || checkNodePath(dest, label) === '')
+        throw new OwncdnError(
+          'OWNCDN_PATH_UNSAFE',
+          `refusing to copy to or from the root of ${label}`,
+        );
+      const [from, to] = [await resolve(source), await resolve(dest)];
+      const [isDir, taken] = await Promise.all([
+        lstat(from).then(
+          (i) => i.isDirectory(),
+          () => false,
+        ),
+        lstat(to).then(
+          () => true,
+          () => false,
+        ),
+      ]);
+      if (!isDir || taken) return false;
+      try {
+        await linkTree(from, to);
+      } catch (error) {
+        if (['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS'].includes(errorCode(error) ?? ''))
+          wrap('copy a tree on', error); // disk full, permission denied: with their fix
+        throw new OwncdnError(
+          'OWNCDN_REMOTE_COMMAND_FAILED',
+          `copy a tree on ${label} failed: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+      }
+      log.debug({ node: node.name, source, dest }, 'link copy');
+      return true;
     },
 
     readLink,

@@ -17,7 +17,7 @@ import {
   parseDirListing,
   parseDirsListing,
 } from './rsync-listing.js';
-import { GREETING, SshSession } from './ssh.js';
+import { GREETING, SshSession, quoteWord } from './ssh.js';
 import { beforeListing, parseShellListing, shellListingCommand } from './shell-listing.js';
 import { runSyncDirectory } from './sync-directory.js';
 import type {
@@ -46,6 +46,15 @@ interface GreetingListing {
   /** Filled by the probe: the listing, or null when there was none to take (restricted, unparsable). */
   listed: Map<string, DirEntry[] | null> | null;
 }
+
+/**
+ * `sh -c LINK_COPY sh ROOT SOURCE DEST`: exits NOT_COPIED, touching nothing,
+ * unless SOURCE is a directory and DEST does not exist (`cp -al A B` with an
+ * existing B would copy A into B/A). `-a -l` means the same to GNU and BusyBox cp.
+ */
+const LINK_COPY =
+  'cd "$1" && [ -d "$2" ] && [ ! -e "$3" ] && [ ! -L "$3" ] || exit 3; exec cp -al -- "$2" "$3"';
+const NOT_COPIED = 3;
 
 /** rsync's "No such file or directory" for a missing source or destination parent (rrsync says it its own way). */
 const MISSING =
@@ -360,6 +369,31 @@ export function createRemoteTransport(
         byRel = parseDirsListing(run?.lines ?? null, rels);
       }
       return new Map(dirs.map((dir, i) => [dir, byRel.get(rels[i] ?? '') ?? null]));
+    },
+
+    async linkCopy(source: string, dest: string): Promise<boolean> {
+      const from = checkNodePath(source, label);
+      const to = checkNodePath(dest, label);
+      if (from === '' || to === '')
+        throw new OwncdnError(
+          'OWNCDN_PATH_UNSAFE',
+          `refusing to copy to or from the root of ${label}`,
+        );
+      if ((await far()).restricted) return false;
+      const command = ['sh', '-c', LINK_COPY, 'sh', node.root, from, to].map(quoteWord).join(' ');
+      const result = await session.exec(command);
+      log.debug({ node: node.name, from, to, exitCode: result.exitCode }, 'link copy');
+      if (result.exitCode === NOT_COPIED) return false;
+      if (result.exitCode !== 0) {
+        const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+        throw failureError(
+          'copy a tree on',
+          label,
+          { exitCode: result.exitCode, stderr, program: result.exitCode === 255 ? 'ssh' : 'cp' },
+          session.target,
+        );
+      }
+      return true;
     },
 
     readLink,

@@ -40,6 +40,16 @@ export interface NodeTransport {
    */
   putFileSet(dir: string, files: readonly FileToWrite[]): Promise<void>;
 
+  /**
+   * Makes `<root>/<dest>` a copy of the directory `<root>/<source>` whose
+   * files are hard links to the source's (`cp -al`): a tree of 20,000 files
+   * in ~0.2 s, where rsync's `--link-dest` takes seconds. Resolves false,
+   * touching nothing, where the node cannot (behind rrsync, which runs rsync
+   * only), `source` is not a directory or `dest` exists. Throws when the copy
+   * fails; `dest` may then hold part of the tree.
+   */
+  linkCopy(source: string, dest: string): Promise<boolean>;
+
   /** Writes one file atomically (temporary name, then rename). */
   putFile(path: string, data: string | Uint8Array, mode?: number): Promise<void>;
 
