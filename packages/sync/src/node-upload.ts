@@ -172,8 +172,7 @@ export async function uploadTo(
     }
     if (have.releases.some((r) => r.id === id && r.complete)) {
       try {
-        await restoreRetired(s);
-        await dropCopy(s);
+        await undoUnusedPlan(s);
       } catch (e) {
         ctx.fail(s, e);
         return;
@@ -267,9 +266,8 @@ export async function uploadTo(
  * What the planned tree holds before rsync updates it, as far as this
  * machine knows: a retired release's tree holds that release; a new tree
  * copied from the current release's with hard links (see planUpload) holds
- * that one. `before` null (not recorded
- * here, or `--full`): rsync compares every file. `linkDest` only where rsync
- * builds the tree from nothing.
+ * that one. `before` null (not recorded here, or `--full`): rsync compares
+ * every file. `linkDest` only where rsync builds the tree from nothing.
  */
 async function prepareTree(
   s: PushSession,
@@ -306,15 +304,22 @@ function checkUnchanged(dir: string, delta: Delta): void {
     );
 }
 
-/** Removes the copy made for an upload that turned out not to be needed. */
-async function dropCopy(s: PushSession): Promise<void> {
-  if (s.plan && (await s.copying)) await s.transport.remove([treeDir(s.plan.tree)]);
-}
-
-/** Re-creates the link of a release retired for its tree, unless the upload has started writing there. */
-export async function restoreRetired(s: PushSession): Promise<void> {
+/**
+ * Undoes what readNode began for an upload that never wrote into its tree
+ * (not needed, or the push stopped first): puts back the link of a release
+ * retired for the tree, and removes a copy made for it. Waits for that copy
+ * in any case, so no cp is left running on the node for a later push to meet.
+ */
+export async function undoUnusedPlan(s: PushSession): Promise<void> {
   await s.retiring?.catch(() => undefined); // a failed retirement removed nothing
-  if (s.retired === null || s.treeTouched || !s.plan) return;
-  await s.transport.switchLink(releaseDir(s.retired), treeLinkTarget(s.plan.tree));
-  s.retired = null;
+  const copied = await s.copying; // never rejects
+  if (s.treeTouched || !s.plan) return;
+  if (s.retired !== null) {
+    await s.transport.switchLink(releaseDir(s.retired), treeLinkTarget(s.plan.tree));
+    s.retired = null;
+  }
+  if (copied) {
+    await s.transport.remove([treeDir(s.plan.tree)]);
+    s.copying = null;
+  }
 }

@@ -13,7 +13,7 @@ import { confirmAndPrune } from './after-switch.js';
 import type { AfterSwitchContext } from './after-switch.js';
 import { createHealthClient } from './health.js';
 import { closeTransports, toFailure } from './node-state.js';
-import { newSession, readNode, restoreRetired, uploadTo } from './node-upload.js';
+import { newSession, readNode, undoUnusedPlan, uploadTo } from './node-upload.js';
 import type { PushSession, UploadContext } from './node-upload.js';
 import { chooseRelease, releaseHash } from './release.js';
 import { firstChangedSince, hashSource } from './site-hash.js';
@@ -288,11 +288,11 @@ export async function push(config: Config, options: PushOptions = {}): Promise<P
     }
     return finish();
   } finally {
-    // A release retired for a tree this push never wrote into is put back.
+    // A tree this push never wrote into: its retired release put back, its copy removed.
     await Promise.all(
       sessions.map((s) =>
-        restoreRetired(s).catch((e: unknown) =>
-          log.warn({ node: s.node.name, err: e }, 'could not put back a retired release'),
+        undoUnusedPlan(s).catch((e: unknown) =>
+          log.warn({ node: s.node.name, err: e }, 'could not undo an unused upload plan'),
         ),
       ),
     );
