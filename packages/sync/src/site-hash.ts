@@ -1,3 +1,6 @@
+// The content hash a release id is built from, each file's digest (for the
+// manifest and the digest cache) and content-derived mtimes (so a fresh
+// checkout does not resend everything).
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,10 +24,6 @@ import {
   sitePrefix,
   sliceBreak,
 } from './site-listing.js';
-
-// The content hash a release id is built from, each file's digest (for the
-// manifest and the digest cache) and content-derived mtimes (so a fresh
-// checkout does not resend everything).
 
 interface ListedEntry {
   readonly name: string;

@@ -1,11 +1,10 @@
+// How a push lists the site it publishes: the same names rsync's upload will
+// send, with the same filters, found by a walk or by rsync itself.
 import { spawn } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { OwncdnError, parseListLine } from '@owncdn/core';
 import type { Config } from '@owncdn/core';
-
-// How a push lists the site it publishes: the same names rsync's upload will
-// send, with the same filters, found by a walk or by rsync itself.
 
 /** rsync's complaints kept for an error message. */
 const STDERR_MAX_CHARS = 8 * 1024;
