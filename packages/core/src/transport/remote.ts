@@ -17,7 +17,7 @@ import {
   parseDirListing,
   parseDirsListing,
 } from './rsync-listing.js';
-import { GREETING, SshSession, quoteWord } from './ssh.js';
+import { GREETING, SshSession, shCommand } from './ssh.js';
 import { beforeListing, parseShellListing, shellListingCommand } from './shell-listing.js';
 import { runSyncDirectory } from './sync-directory.js';
 import type {
@@ -48,9 +48,10 @@ interface GreetingListing {
 }
 
 /**
- * `sh -c LINK_COPY sh ROOT SOURCE DEST`: exits NOT_COPIED, touching nothing,
- * unless SOURCE is a directory and DEST does not exist (`cp -al A B` with an
- * existing B would copy A into B/A). `-a -l` means the same to GNU and BusyBox cp.
+ * Run as `sh -c LINK_COPY sh ROOT SOURCE DEST` (shCommand): exits
+ * NOT_COPIED, touching nothing, unless SOURCE is a directory and DEST does
+ * not exist (`cp -al A B` with an existing B would copy A into B/A). `-a -l`
+ * means the same to GNU and BusyBox cp.
  */
 const LINK_COPY =
   'cd "$1" && [ -d "$2" ] && [ ! -e "$3" ] && [ ! -L "$3" ] || exit 3; exec cp -al -- "$2" "$3"';
@@ -380,8 +381,7 @@ export function createRemoteTransport(
           `refusing to copy to or from the root of ${label}`,
         );
       if ((await far()).restricted) return false;
-      const command = ['sh', '-c', LINK_COPY, 'sh', node.root, from, to].map(quoteWord).join(' ');
-      const result = await session.exec(command);
+      const result = await session.exec(shCommand(LINK_COPY, [node.root, from, to]));
       log.debug({ node: node.name, from, to, exitCode: result.exitCode }, 'link copy');
       if (result.exitCode === NOT_COPIED) return false;
       if (result.exitCode !== 0) {

@@ -5,7 +5,7 @@
 // learns a node's state without a round trip of its own. Users restricted by
 // rrsync have no shell: they are listed by rsync (rsync-listing.ts).
 import type { DirEntry } from './types.js';
-import { quoteWord } from './ssh.js';
+import { shCommand } from './ssh.js';
 
 /** Orders directory entries by name, code unit by code unit (as every listing here is sorted). */
 export function byName(a: { readonly name: string }, b: { readonly name: string }): number {
@@ -18,9 +18,8 @@ const MARKER = '\n@owncdn-listing@\n';
 const END = '#end';
 
 /**
- * The script, run as `sh -c SCRIPT sh ROOT DIR…` (so no name is ever quoted
- * inside it). One line, POSIX sh, no `!` (csh would expand it even in single
- * quotes): records separated by NUL, `=dir` or `?dir` (missing) before each
+ * The script, run as `sh -c SCRIPT sh ROOT DIR…` (shCommand). One line,
+ * POSIX sh, no `!` (csh would expand it even in single quotes): records separated by NUL, `=dir` or `?dir` (missing) before each
  * directory's entries, `l<name>` then its target, `d`, `f` or `o<name>`.
  * readlink strips trailing newlines of a target; parseShellListing refuses an
  * empty one, and a listing that does not parse is taken again by rsync.
@@ -44,7 +43,7 @@ export function shellListingCommand(
   withVersion: boolean,
 ): string {
   const script = withVersion ? `rsync --version || exit; ${LISTING_SCRIPT}` : LISTING_SCRIPT;
-  return ['sh', '-c', script, 'sh', root, ...rels].map(quoteWord).join(' ');
+  return shCommand(script, [root, ...rels]);
 }
 
 /** What the command printed before the listing (the greeting's `rsync --version`). */

@@ -80,6 +80,15 @@ export function quoteWord(word: string): string {
 }
 
 /**
+ * A remote command line running `script` as `sh -c SCRIPT sh ARG…`: the
+ * script reads its arguments as `$1`, `$2` …, so no name is ever quoted
+ * inside it, whatever characters it holds.
+ */
+export function shCommand(script: string, args: readonly string[]): string {
+  return ['sh', '-c', script, 'sh', ...args].map(quoteWord).join(' ');
+}
+
+/**
  * One node's ssh connection: a ControlMaster started on first use and shared
  * by every ssh and rsync call of the transport (a fresh connection costs
  * ~270 ms, a multiplexed session ~13 ms: NOTES.md), closed by `close()`.
@@ -182,8 +191,9 @@ export class SshSession {
     // transport needs to know what answers there (rsync, rrsync, nothing)
     // anyway, and asking now saves a round trip. With ControlPersist the
     // master forks into the background and the foreground ssh exits with the
-    // command's status once the session ends; its output goes to files rather than pipes, so nothing
-    // the background master inherits can keep us waiting.
+    // command's status once the session ends; its output goes to files
+    // rather than pipes, so nothing the background master inherits can keep
+    // us waiting.
     const outFile = join(this.#controlDir, 'master.out');
     const errFile = join(this.#controlDir, 'master.err');
     const args = [
