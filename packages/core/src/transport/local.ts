@@ -74,25 +74,29 @@ export function createLocalTransport(node: NodeConfig, log: Logger): NodeTranspo
   const root = node.root;
   const resolve = async (path: string) =>
     resolveInsideRoot(root, checkNodePath(path, label), label);
-  const wrap = (operation: string, error: unknown): never => {
-    if (error instanceof OwncdnError) throw error;
+  /** A full disk or a permission problem as the error naming its fix; null for anything else. */
+  const classified = (operation: string, error: unknown): OwncdnError | null => {
+    if (error instanceof OwncdnError) return error;
     const code = errorCode(error);
     const message = error instanceof Error ? error.message : String(error);
     if (code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new OwncdnError(
+      return new OwncdnError(
         'OWNCDN_DISK_FULL',
         `${operation} ${label} failed: the disk is full (${message}); free space or lower sync.keep`,
         { cause: error },
       );
     }
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      throw new OwncdnError(
+      return new OwncdnError(
         'OWNCDN_PERMISSION_DENIED',
         `${operation} ${label} failed: permission denied (${message}); make ${root} writable by this user`,
         { cause: error },
       );
     }
-    throw error;
+    return null;
+  };
+  const wrap = (operation: string, error: unknown): never => {
+    throw classified(operation, error) ?? error;
   };
 
   const readLink = async (path: string): Promise<string | null> => {
@@ -281,12 +285,13 @@ export function createLocalTransport(node: NodeConfig, log: Logger): NodeTranspo
       try {
         await linkTree(from, to);
       } catch (error) {
-        if (['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS'].includes(errorCode(error) ?? ''))
-          wrap('copy a tree on', error); // disk full, permission denied: with their fix
-        throw new OwncdnError(
-          'OWNCDN_REMOTE_COMMAND_FAILED',
-          `copy a tree on ${label} failed: ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
+        throw (
+          classified('copy a tree on', error) ??
+          new OwncdnError(
+            'OWNCDN_REMOTE_COMMAND_FAILED',
+            `copy a tree on ${label} failed: ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          )
         );
       }
       log.debug({ node: node.name, source, dest }, 'link copy');
