@@ -5,7 +5,7 @@ import type { Config, Logger } from '@owncdn/core';
 import type { NodeState, SyncEvent } from './events.js';
 import { confirmRelease } from './health.js';
 import type { HealthClient } from './health.js';
-import { closeTransports, toFailure, treeDir } from './node-state.js';
+import { byId, byTreeNumber, closeTransports, toFailure, treeDir } from './node-state.js';
 import type { ReleaseEntry } from './node-state.js';
 import type { PushSession } from './node-upload.js';
 import { pruneReleases } from './retention.js';
@@ -78,7 +78,6 @@ function stateAfterSwitch(s: PushSession, release: string) {
   const known = (have?.releases ?? []).filter((r) => r.id !== release && r.id !== s.retired);
   const added: ReleaseEntry[] =
     s.tree === null ? [] : [{ id: release, complete: true, dir: treeDir(s.tree) }];
-  const releases = [...known, ...added].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const trees = [...new Set([...(have?.trees ?? []), ...(s.tree === null ? [] : [s.tree])])];
-  return { releases, trees: trees.sort((a, b) => Number(a) - Number(b)) };
+  const trees = new Set([...(have?.trees ?? []), ...(s.tree === null ? [] : [s.tree])]);
+  return { releases: [...known, ...added].sort(byId), trees: [...trees].sort(byTreeNumber) };
 }

@@ -43,6 +43,16 @@ export function treeLinkTarget(tree: string): string {
   return `../${NODE_LAYOUT.trees}/${tree}`;
 }
 
+/** Releases in id order, which is time order (RELEASE_ID), as NodeReleases holds them. */
+export function byId(a: { readonly id: string }, b: { readonly id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Tree names (`<n>` of `trees/<n>`) in numeric order, as NodeReleases holds them. */
+export function byTreeNumber(a: string, b: string): number {
+  return Number(a) - Number(b);
+}
+
 /** Reads `current`, `releases/` and `trees/` on a node (one rsync call on a remote node). */
 export async function readNodeReleases(transport: NodeTransport): Promise<NodeReleases> {
   const listed = await transport.listDirs(['', NODE_LAYOUT.releases, NODE_LAYOUT.trees]);
@@ -66,11 +76,11 @@ export async function readNodeReleases(transport: NodeTransport): Promise<NodeRe
       });
     }
   }
-  releases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  releases.sort(byId);
   const trees = (treeEntries ?? [])
     .filter((e) => e.type === 'dir' && /^\d+$/.test(e.name))
     .map((e) => e.name)
-    .sort((a, b) => Number(a) - Number(b));
+    .sort(byTreeNumber);
   return { current, releases, trees };
 }
 

@@ -41,8 +41,9 @@ const CACHE_AFTER_MS = RACY_MS + 20;
 
 /**
  * Publishes `site.content` as a new release on every selected node: upload
- * in parallel into a tree `trees/<n>/` (a reused one, or a new one
- * hard-linked against the current release) named by `releases/<id>`, then,
+ * in parallel into a tree `trees/<n>/` (a reused one, or a new one that
+ * shares the current release's unchanged files by hard link; see
+ * planUpload) named by `releases/<id>`, then,
  * only when every node holds the whole release (or `allowPartial`), switch
  * `current` everywhere at once, confirm through /healthz and prune old
  * releases. Resolves with a result whose `ok` is false
