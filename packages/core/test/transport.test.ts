@@ -119,6 +119,9 @@ async function exerciseContract(
   await expect(transport.linkCopy('releases/r1', '../escape')).rejects.toMatchObject({
     code: 'OWNCDN_PATH_UNSAFE',
   });
+  await expect(transport.linkCopy('', 'releases/all')).rejects.toThrow(
+    /^refusing to copy to or from the root of au /,
+  );
 
   expect(await transport.readLink('current')).toBeNull();
   await transport.switchLink('current', 'releases/r1');
@@ -179,6 +182,7 @@ async function exerciseContract(
   await expect(transport.remove(['/etc/passwd'])).rejects.toMatchObject({
     code: 'OWNCDN_PATH_UNSAFE',
   });
+  await expect(transport.remove(['.'])).rejects.toThrow(/^refusing to remove the root of au /);
   await expect(transport.switchLink('current', '../../etc')).rejects.toMatchObject({
     code: 'OWNCDN_PATH_UNSAFE',
   });

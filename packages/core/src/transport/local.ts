@@ -21,7 +21,13 @@ import type { NodeConfig } from '../config/types.js';
 import { OwncdnError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { failureError } from './failure.js';
-import { checkLinkTarget, checkNodePath, resolveInsideRoot, splitNodePath } from './paths.js';
+import {
+  checkBelowRoot,
+  checkLinkTarget,
+  checkNodePath,
+  resolveInsideRoot,
+  splitNodePath,
+} from './paths.js';
 import { PROCESS_ENV } from './ssh.js';
 import { runSyncDirectory } from './sync-directory.js';
 import type {
@@ -220,9 +226,7 @@ export function createLocalTransport(node: NodeConfig, log: Logger): NodeTranspo
 
     async remove(paths: readonly string[]): Promise<void> {
       for (const path of paths) {
-        const rel = checkNodePath(path, label);
-        if (rel === '')
-          throw new OwncdnError('OWNCDN_PATH_UNSAFE', `refusing to remove the root of ${label}`);
+        const rel = checkBelowRoot(path, label, 'remove');
         try {
           await rm(await resolveInsideRoot(root, rel, label), { recursive: true, force: true });
         } catch (error) {
@@ -265,12 +269,9 @@ export function createLocalTransport(node: NodeConfig, log: Logger): NodeTranspo
     },
 
     async linkCopy(source: string, dest: string): Promise<boolean> {
-      if (checkNodePath(source, label) === '' || checkNodePath(dest, label) === '')
-        throw new OwncdnError(
-          'OWNCDN_PATH_UNSAFE',
-          `refusing to copy to or from the root of ${label}`,
-        );
-      const [from, to] = [await resolve(source), await resolve(dest)];
+      const inside = (path: string) =>
+        resolveInsideRoot(root, checkBelowRoot(path, label, 'copy to or from'), label);
+      const [from, to] = [await inside(source), await inside(dest)];
       const [isDir, taken] = await Promise.all([
         lstat(from).then(
           (i) => i.isDirectory(),

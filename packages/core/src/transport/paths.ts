@@ -22,6 +22,14 @@ export function checkNodePath(path: string, label: string): string {
   return segments.join('/');
 }
 
+/** checkNodePath for a path below the root: the root itself is refused too (`action`: `remove`, …). */
+export function checkBelowRoot(path: string, label: string, action: string): string {
+  const rel = checkNodePath(path, label);
+  if (rel === '')
+    throw new OwncdnError('OWNCDN_PATH_UNSAFE', `refusing to ${action} the root of ${label}`);
+  return rel;
+}
+
 /** The last segment of a checked path and its parent (`''` for the root). */
 export function splitNodePath(path: string): { parent: string; name: string } {
   const parent = posix.dirname(path);

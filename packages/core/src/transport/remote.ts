@@ -7,7 +7,7 @@ import { OwncdnError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { failureError } from './failure.js';
 import { isVersionOf, versionName } from './local.js';
-import { checkNodePath, splitNodePath } from './paths.js';
+import { checkBelowRoot, checkNodePath, splitNodePath } from './paths.js';
 import { prepareRemoteSwitch } from './remote-switch.js';
 import { filterLiteral, parseListLine, runRsync } from './rsync.js';
 import type { RsyncRun } from './rsync.js';
@@ -249,10 +249,7 @@ export function createRemoteTransport(
   const remove = async (paths: readonly string[]): Promise<void> => {
     const byParent = new Map<string, string[]>();
     for (const path of paths) {
-      const rel = checkNodePath(path, label);
-      if (rel === '')
-        throw new OwncdnError('OWNCDN_PATH_UNSAFE', `refusing to remove the root of ${label}`);
-      const { parent, name } = splitNodePath(rel);
+      const { parent, name } = splitNodePath(checkBelowRoot(path, label, 'remove'));
       byParent.set(parent, [...(byParent.get(parent) ?? []), name]);
     }
     for (const [parent, names] of byParent) {
@@ -373,13 +370,8 @@ export function createRemoteTransport(
     },
 
     async linkCopy(source: string, dest: string): Promise<boolean> {
-      const from = checkNodePath(source, label);
-      const to = checkNodePath(dest, label);
-      if (from === '' || to === '')
-        throw new OwncdnError(
-          'OWNCDN_PATH_UNSAFE',
-          `refusing to copy to or from the root of ${label}`,
-        );
+      const from = checkBelowRoot(source, label, 'copy to or from');
+      const to = checkBelowRoot(dest, label, 'copy to or from');
       if ((await far()).restricted) return false;
       const result = await session.exec(shCommand(LINK_COPY, [node.root, from, to]));
       log.debug({ node: node.name, from, to, exitCode: result.exitCode }, 'link copy');
